@@ -1,0 +1,259 @@
+//! `tessera bench`: create throughput (1 and 8 clients), read-by-id latency and Synthea
+//! ingest, on SQLite and PostgreSQL, each beside the backend's raw single-row INSERT rate
+//! measured in the same run on the same machine. Prints a Markdown report for
+//! `docs/performance.md`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+use sqlx::{Connection, Executor};
+
+use crate::config::Config;
+use crate::server;
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// PostgreSQL server URL (as the owner); a scratch database is created and dropped.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pub postgres_url: String,
+    /// Skip PostgreSQL.
+    #[arg(long)]
+    pub sqlite_only: bool,
+    /// Synthea bundles to ingest.
+    #[arg(long, default_value = "../shared/data/synthea")]
+    pub synthea: PathBuf,
+    /// Creates per measurement.
+    #[arg(long, default_value_t = 2000)]
+    pub creates: usize,
+    /// Reads for the latency measurement.
+    #[arg(long, default_value_t = 5000)]
+    pub reads: usize,
+}
+
+#[derive(Debug)]
+struct BackendReport {
+    backend: &'static str,
+    raw_insert_1: f64,
+    raw_insert_8: f64,
+    create_1: f64,
+    create_8: f64,
+    read_p50_ms: f64,
+    read_p99_ms: f64,
+    ingest_per_s: f64,
+    ingested: usize,
+}
+
+pub async fn run(args: BenchArgs) -> Result<()> {
+    let mut reports = Vec::new();
+    let dir = tempfile_dir()?;
+    reports.push(bench_backend("sqlite", sqlite_config(&dir), &args, RawFloor::Sqlite(dir.join("raw.db"))).await?);
+    if !args.sqlite_only {
+        let scratch = format!("tessera_bench_{}", std::process::id());
+        let admin = args.postgres_url.clone();
+        let mut conn = sqlx::PgConnection::connect(&admin).await.context("connecting to PostgreSQL for the benchmark")?;
+        conn.execute(format!("DROP DATABASE IF EXISTS {scratch}").as_str()).await?;
+        conn.execute(format!("CREATE DATABASE {scratch}").as_str()).await?;
+        let url = replace_database(&admin, &scratch)?;
+        let mut config = Config::default();
+        config.database.url = Some(url.clone());
+        config.data_dir = dir.clone();
+        let report = bench_backend("postgres", config, &args, RawFloor::Postgres(url)).await;
+        conn.execute(format!("DROP DATABASE IF EXISTS {scratch} WITH (FORCE)").as_str()).await?;
+        reports.push(report?);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    print_report(&reports, &args);
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("tessera-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn sqlite_config(dir: &std::path::Path) -> Config {
+    Config { data_dir: dir.join("sqlite"), ..Config::default() }
+}
+
+fn replace_database(url: &str, db: &str) -> Result<String> {
+    let mut u = url::Url::parse(url)?;
+    u.set_path(&format!("/{db}"));
+    Ok(u.to_string())
+}
+
+enum RawFloor {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+/// Single-row autocommit INSERTs of a resource-sized row: the floor a FHIR create cannot beat.
+async fn raw_insert_rate(floor: &RawFloor, clients: usize, total: usize) -> Result<f64> {
+    let payload = Arc::new(sample_patient(0).to_string());
+    let pool: sqlx::AnyPool = match floor {
+        RawFloor::Sqlite(path) => {
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            let pool = sqlx::any::AnyPoolOptions::new().max_connections(clients as u32).connect(&url).await?;
+            pool.execute("PRAGMA journal_mode = WAL").await?;
+            pool
+        }
+        RawFloor::Postgres(url) => sqlx::any::AnyPoolOptions::new().max_connections(clients as u32).connect(url).await?,
+    };
+    if matches!(floor, RawFloor::Sqlite(_)) {
+        // Match the server's durability setting.
+        for _ in 0..clients {
+            let mut c = pool.acquire().await?;
+            c.execute("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000").await?;
+        }
+    }
+    pool.execute("DROP TABLE IF EXISTS bench_raw").await?;
+    pool.execute("CREATE TABLE bench_raw (tenant_id TEXT NOT NULL, id TEXT NOT NULL, content TEXT, PRIMARY KEY (tenant_id, id))").await?;
+    let started = Instant::now();
+    let per_client = total / clients;
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let pool = pool.clone();
+        let payload = payload.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_client {
+                sqlx::query("INSERT INTO bench_raw (tenant_id, id, content) VALUES ($1, $2, $3)")
+                    .bind("bench")
+                    .bind(format!("{c}-{i}"))
+                    .bind(payload.as_str())
+                    .execute(&pool)
+                    .await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let rate = (per_client * clients) as f64 / started.elapsed().as_secs_f64();
+    pool.execute("DROP TABLE bench_raw").await?;
+    pool.close().await;
+    Ok(rate)
+}
+
+fn sample_patient(n: usize) -> serde_json::Value {
+    json!({
+        "resourceType": "Patient",
+        "identifier": [{"system": "http://example.org/mrn", "value": format!("MRN-{n}")}],
+        "active": true,
+        "name": [{"use": "official", "family": format!("Family{n}"), "given": ["Given", "Middle"]}],
+        "telecom": [{"system": "phone", "value": "555-0100", "use": "home"}],
+        "gender": if n % 2 == 0 { "female" } else { "male" },
+        "birthDate": "1970-01-01",
+        "address": [{"line": ["1 Main St"], "city": "Springfield", "state": "MA", "postalCode": "01101", "country": "US"}],
+    })
+}
+
+async fn bench_backend(name: &'static str, mut config: Config, args: &BenchArgs, floor: RawFloor) -> Result<BackendReport> {
+    eprintln!("== {name}: raw INSERT floor");
+    let raw_insert_1 = raw_insert_rate(&floor, 1, args.creates).await?;
+    let raw_insert_8 = raw_insert_rate(&floor, 8, args.creates).await?;
+
+    config.listen = "127.0.0.1:0".parse()?;
+    let server = server::start(config).await?;
+    server.state.tenants.create("bench", None).await?;
+    let base = format!("http://{}/t/bench/fhir", server.addr);
+    let client = reqwest::Client::builder().pool_max_idle_per_host(16).build()?;
+
+    eprintln!("== {name}: creates");
+    let (create_1, mut ids) = create_rate(&client, &base, 1, args.creates).await?;
+    let (create_8, more) = create_rate(&client, &base, 8, args.creates).await?;
+    ids.extend(more);
+
+    eprintln!("== {name}: reads");
+    let mut latencies = Vec::with_capacity(args.reads);
+    for i in 0..args.reads {
+        let id = &ids[(i * 7919) % ids.len()];
+        let started = Instant::now();
+        let response = client.get(format!("{base}/Patient/{id}")).send().await?;
+        anyhow::ensure!(response.status() == 200, "read failed: {}", response.status());
+        response.bytes().await?;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
+
+    eprintln!("== {name}: Synthea ingest from {}", args.synthea.display());
+    server.state.tenants.create("ingest", None).await?;
+    let report = crate::import::import(&server.state, "ingest", &args.synthea, true).await?;
+    anyhow::ensure!(report.failures.is_empty(), "ingest failures: {:?}", report.failures);
+
+    let result = BackendReport {
+        backend: name,
+        raw_insert_1,
+        raw_insert_8,
+        create_1,
+        create_8,
+        read_p50_ms: pct(0.50),
+        read_p99_ms: pct(0.99),
+        ingest_per_s: report.resources_per_second(),
+        ingested: report.resources,
+    };
+    server.shutdown().await?;
+    Ok(result)
+}
+
+async fn create_rate(client: &reqwest::Client, base: &str, clients: usize, total: usize) -> Result<(f64, Vec<String>)> {
+    let per_client = total / clients;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let client = client.clone();
+        let url = format!("{base}/Patient");
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::with_capacity(per_client);
+            for i in 0..per_client {
+                let response = client
+                    .post(&url)
+                    .header("content-type", "application/fhir+json")
+                    .header("prefer", "return=minimal")
+                    .body(sample_patient(c * 1_000_000 + i).to_string())
+                    .send()
+                    .await?;
+                anyhow::ensure!(response.status() == 201, "create failed: {}", response.status());
+                let location = response.headers()["location"].to_str()?.to_string();
+                ids.push(location.split('/').rev().nth(2).unwrap_or_default().to_string());
+            }
+            anyhow::Ok(ids)
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.extend(t.await??);
+    }
+    Ok(((per_client * clients) as f64 / started.elapsed().as_secs_f64(), ids))
+}
+
+fn print_report(reports: &[BackendReport], args: &BenchArgs) {
+    let machine = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    println!("Machine: {machine}, {cores} cores; {} creates per measurement, {} reads", args.creates, args.reads);
+    println!();
+    println!("| backend | raw INSERT/s (1) | raw INSERT/s (8) | creates/s (1 client) | creates/s (8 clients) | creates(8) / raw(8) | read p50 | read p99 | Synthea ingest |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in reports {
+        println!(
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.3} ms | {:.3} ms | {:.0} resources/s ({} resources) |",
+            r.backend,
+            r.raw_insert_1,
+            r.raw_insert_8,
+            r.create_1,
+            r.create_8,
+            r.create_8 / r.raw_insert_8,
+            r.read_p50_ms,
+            r.read_p99_ms,
+            r.ingest_per_s,
+            r.ingested
+        );
+    }
+}

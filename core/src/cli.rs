@@ -1,0 +1,100 @@
+//! The `tessera` command line.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::db::Database;
+use crate::tenants::Tenants;
+
+#[derive(Parser)]
+#[command(name = "tessera", version, about = "Tessera: a multi-tenant EMR core speaking FHIR R4")]
+pub struct Cli {
+    /// Configuration file (YAML); defaults to ./tessera.yaml when it exists.
+    #[arg(long, global = true, env = "TESSERA_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server (listens on 127.0.0.1:8080 with SQLite under ./data by default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage tenants (organizations).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Load FHIR Bundles (transaction or batch) or single resources from a file or directory.
+    Import {
+        /// A JSON file, or a directory of them.
+        path: PathBuf,
+        /// The tenant to load into.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Measure create, read and ingest speed on both backends beside the raw INSERT rate.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; its slug appears in URLs as /t/{slug}/.
+    Create {
+        slug: String,
+        /// Display name (defaults to the slug).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List tenants.
+    List,
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    crate::telemetry::init(&config.log);
+    match cli.command {
+        Command::Serve => crate::server::serve(config).await,
+        Command::Migrate => {
+            let db = Database::open(&config).await?;
+            println!("migrations applied ({})", db.backend().name());
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Create { slug, name }) => {
+            let tenants = Tenants::new(Database::open(&config).await?);
+            let tenant = tenants.create(&slug, name.as_deref()).await?;
+            println!("created tenant {} ({}); FHIR base: /t/{}/fhir", tenant.id, tenant.name, tenant.id);
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::List) => {
+            let tenants = Tenants::new(Database::open(&config).await?);
+            for t in tenants.list().await? {
+                println!("{}\t{}\t{}", t.id, t.name, t.created_at);
+            }
+            Ok(())
+        }
+        Command::Import { path, tenant } => {
+            let state = crate::server::app_state(config).await?;
+            let report = crate::import::import(&state, &tenant, &path, true).await?;
+            println!(
+                "imported {} resources from {} files in {:.1}s ({:.0} resources/s)",
+                report.resources,
+                report.files,
+                report.elapsed.as_secs_f64(),
+                report.resources_per_second()
+            );
+            if report.failures.is_empty() {
+                Ok(())
+            } else {
+                for (file, err) in &report.failures {
+                    eprintln!("  {}: {err}", file.display());
+                }
+                anyhow::bail!("{} of {} files failed; nothing from those files was stored", report.failures.len(), report.files)
+            }
+        }
+        Command::Bench(args) => crate::bench::run(args).await,
+    }
+}

@@ -1,0 +1,161 @@
+//! Server configuration: built-in defaults, then an optional YAML file, then `TESSERA_*`
+//! environment variables (the last one wins), so a container can override any file setting.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the embedded SQLite database and other local state.
+    pub data_dir: PathBuf,
+    /// Public base URL (scheme and host, no trailing slash) used in `Location` headers and
+    /// Bundle links. When unset the request's `Host` header is used.
+    pub base_url: Option<String>,
+    /// Largest request body accepted, in bytes; larger bodies get a 413 OperationOutcome.
+    pub max_body_bytes: usize,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://owner@host/db` for PostgreSQL; unset means embedded SQLite in `data_dir`.
+    /// The URL's user owns the schema and runs migrations; the server's queries run as
+    /// `app_role`, which does not own the tables, so row-level security binds it.
+    pub url: Option<String>,
+    /// The non-owner PostgreSQL role the server's queries run as.
+    pub app_role: String,
+    /// Password for `app_role`; set it whenever PostgreSQL does not use trust authentication.
+    pub app_password: Option<String>,
+    pub max_connections: u32,
+    /// SQLite `synchronous` pragma: FULL (default) survives power loss; NORMAL is faster.
+    pub sqlite_synchronous: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `json` (default, one object per line) or `pretty`.
+    pub format: String,
+    /// A tracing filter such as `info,tessera_core=debug`.
+    pub filter: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from("./data"),
+            base_url: None,
+            max_body_bytes: 32 * 1024 * 1024,
+            database: DatabaseConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: None,
+            app_role: "tessera_app".into(),
+            app_password: None,
+            max_connections: 16,
+            sqlite_synchronous: "FULL".into(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: "json".into(), filter: "info".into() }
+    }
+}
+
+impl Config {
+    /// Loads the configuration: `file` if given, else `./tessera.yaml` if it exists, then the
+    /// environment.
+    pub fn load(file: Option<&Path>) -> Result<Config> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None if Path::new("tessera.yaml").exists() => Self::from_file(Path::new("tessera.yaml"))?,
+            None => Config::default(),
+        };
+        config.apply_env(|key| std::env::var(key).ok())?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        serde_yaml::from_str(&text).with_context(|| {
+            format!("config file {} is not valid (see docs/admin-guide.md for the keys)", path.display())
+        })
+    }
+
+    /// Overrides settings from environment variables; `lookup` is injectable for tests.
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<()> {
+        if let Some(v) = lookup("TESSERA_LISTEN") {
+            self.listen = v.parse().with_context(|| format!("TESSERA_LISTEN={v} is not host:port"))?;
+        }
+        if let Some(v) = lookup("TESSERA_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = lookup("TESSERA_BASE_URL") {
+            self.base_url = Some(v.trim_end_matches('/').to_string());
+        }
+        if let Some(v) = lookup("TESSERA_MAX_BODY_BYTES") {
+            self.max_body_bytes =
+                v.parse().with_context(|| format!("TESSERA_MAX_BODY_BYTES={v} is not a number"))?;
+        }
+        if let Some(v) = lookup("TESSERA_DATABASE_URL") {
+            self.database.url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = lookup("TESSERA_DATABASE_APP_ROLE") {
+            self.database.app_role = v;
+        }
+        if let Some(v) = lookup("TESSERA_DATABASE_APP_PASSWORD") {
+            self.database.app_password = Some(v);
+        }
+        if let Some(v) = lookup("TESSERA_LOG_FORMAT") {
+            self.log.format = v;
+        }
+        if let Some(v) = lookup("TESSERA_LOG") {
+            self.log.filter = v;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_file_values() {
+        let mut config: Config =
+            serde_yaml::from_str("listen: 0.0.0.0:9000\nmax_body_bytes: 10\n").unwrap();
+        config
+            .apply_env(|k| match k {
+                "TESSERA_MAX_BODY_BYTES" => Some("20".into()),
+                "TESSERA_DATABASE_URL" => Some("postgres://x@h/db".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.max_body_bytes, 20);
+        assert_eq!(config.database.url.as_deref(), Some("postgres://x@h/db"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(serde_yaml::from_str::<Config>("lisen: 1.2.3.4:1\n").is_err());
+    }
+}

@@ -1,0 +1,158 @@
+//! Storage connections and tenant-scoped transactions.
+//!
+//! Both backends are driven through sqlx's `Any` driver so that every query is written once
+//! (both accept `$1` placeholders). What differs lives in `sqlite.rs` and `postgres.rs`:
+//! how to connect, migrate, and bind a transaction to a tenant.
+
+mod postgres;
+mod sqlite;
+
+use anyhow::{bail, Result};
+use sqlx::{Any, AnyPool, Transaction};
+
+use crate::config::Config;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The database: a pool for reads and a pool for writes. On PostgreSQL they are the same pool;
+/// on SQLite the writer holds a single connection, because SQLite allows one writer at a time
+/// and queueing in-process is cheaper and fairer than spinning on `SQLITE_BUSY`.
+#[derive(Clone)]
+pub struct Database {
+    backend: Backend,
+    reader: AnyPool,
+    writer: AnyPool,
+}
+
+/// Whether a transaction may write. Read transactions use the reader pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Database {
+    /// Connects to the configured database and applies pending migrations.
+    pub async fn open(config: &Config) -> Result<Database> {
+        sqlx::any::install_default_drivers();
+        match config.database.url.as_deref() {
+            None => sqlite::open(&config.data_dir.join("tessera.db"), &config.database).await,
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                postgres::open(url, &config.database).await
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+                sqlite::open(std::path::Path::new(path), &config.database).await
+            }
+            Some(url) => bail!(
+                "unsupported database URL {url:?}: use postgres://user@host/db, sqlite:path, \
+                 or leave TESSERA_DATABASE_URL unset for the embedded SQLite database"
+            ),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Begins a transaction bound to one tenant. On PostgreSQL the tenant is set with
+    /// `set_config('tessera.tenant_id', $1, true)` — the parameterised form of `SET LOCAL` —
+    /// so row-level security confines every statement of the transaction to that tenant even
+    /// if a query forgets its `tenant_id` filter. Queries still filter explicitly, which is
+    /// what keeps SQLite (which has no row-level security) isolated.
+    pub async fn tenant_tx(&self, tenant: &str, access: Access) -> Result<TenantTx, sqlx::Error> {
+        let pool = match access {
+            Access::Read => &self.reader,
+            Access::Write => &self.writer,
+        };
+        let mut tx = pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT set_config('tessera.tenant_id', $1, true)")
+                .bind(tenant)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(TenantTx { tx, tenant: tenant.to_string(), backend: self.backend })
+    }
+
+    /// A transaction for server-wide tables (the tenant registry), bound to no tenant.
+    pub async fn global_tx(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        self.writer.begin().await
+    }
+
+    pub fn reader(&self) -> &AnyPool {
+        &self.reader
+    }
+
+    /// Checks the database answers; used by `/healthz`.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+/// A transaction bound to one tenant; dropping it without `commit` rolls it back.
+pub struct TenantTx {
+    tx: Transaction<'static, Any>,
+    tenant: String,
+    backend: Backend,
+}
+
+impl TenantTx {
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection, for running statements inside this transaction.
+    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
+    /// `FOR UPDATE` where the backend has it: PostgreSQL needs the row lock to serialise
+    /// concurrent writers of one resource; SQLite already serialises all writers.
+    pub fn lock_clause(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+/// True for errors that mean "someone else wrote the same row first": retrying the whole
+/// transaction is safe and will see their write.
+pub fn is_write_conflict(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("23505") | Some("40001") | Some("40P01"))
+                || db.message().contains("UNIQUE constraint failed")
+                || db.message().contains("database is locked")
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,483 @@
+//! Batch and transaction Bundles (FHIR R4 §3.1.0.11).
+//!
+//! A transaction runs in one database transaction: ids are assigned to new resources first,
+//! `urn:uuid:` fullUrls and conditional references (`Patient?identifier=s|v`) are rewritten to
+//! real references, then entries run in the spec's order (DELETE, POST, PUT/PATCH, GET/HEAD)
+//! and either all commit or none does. A batch runs each entry on its own.
+
+use std::collections::HashMap;
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use super::criteria::Criteria;
+use super::engine::{FhirEngine, Written};
+use super::outcome::{operation_outcome, FhirError, FhirResult, Issue};
+use super::store::Stored;
+use super::validate::IdRule;
+use crate::clock;
+use crate::db::{Access, Database, TenantTx};
+use crate::in_tenant_tx;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Method {
+    // Declared in the spec's processing order.
+    Delete,
+    Post,
+    Put,
+    Patch,
+    Get,
+    Head,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    index: usize,
+    full_url: Option<String>,
+    method: Method,
+    /// Relative request URL path, e.g. `Patient/1` or `Patient`.
+    path: String,
+    /// Query string without `?`, if any.
+    query: Option<String>,
+    resource: Option<Value>,
+    if_none_exist: Option<String>,
+    if_match: Option<String>,
+}
+
+/// What an entry did, rendered into `Bundle.entry.response` (and the resource if asked).
+#[derive(Debug, Clone)]
+pub struct EntryResult {
+    pub status: StatusCode,
+    pub stored: Option<Stored>,
+    /// A body other than the stored resource (a searchset, an OperationOutcome).
+    pub body: Option<Value>,
+    /// Reads always carry the resource; writes only when `Prefer: return=representation`.
+    pub is_read: bool,
+}
+
+impl EntryResult {
+    fn written(w: Written) -> EntryResult {
+        let status = if w.created { StatusCode::CREATED } else { StatusCode::OK };
+        EntryResult { status, stored: Some(w.stored), body: None, is_read: false }
+    }
+
+    fn read(stored: Stored) -> EntryResult {
+        EntryResult { status: StatusCode::OK, stored: Some(stored), body: None, is_read: true }
+    }
+
+    fn empty(status: StatusCode, body: Option<Value>) -> EntryResult {
+        EntryResult { status, stored: None, body, is_read: false }
+    }
+}
+
+/// How much of each written resource the response carries (`Prefer: return=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Return {
+    Minimal,
+    Representation,
+    OperationOutcome,
+}
+
+pub struct BundleProcessor<'a> {
+    pub engine: &'a FhirEngine,
+    pub db: &'a Database,
+    pub tenant: &'a str,
+    /// The tenant's FHIR base URL, e.g. `http://host/t/acme/fhir`.
+    pub base: &'a str,
+    pub prefer: Return,
+}
+
+impl BundleProcessor<'_> {
+    pub async fn process(&self, bundle: Value) -> FhirResult<Value> {
+        if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+            return Err(FhirError::invalid("POST to the FHIR base takes a Bundle of type batch or transaction"));
+        }
+        let kind = bundle["type"].as_str().unwrap_or_default().to_string();
+        let entries = self.parse_entries(&bundle)?;
+        match kind.as_str() {
+            "transaction" => self.transaction(entries).await,
+            "batch" => Ok(self.batch(entries).await),
+            other => Err(FhirError::new(
+                StatusCode::BAD_REQUEST,
+                Issue::error("invalid", format!("Bundle.type {other:?} cannot be processed; use batch or transaction")).at("Bundle.type"),
+            )),
+        }
+    }
+
+    fn parse_entries(&self, bundle: &Value) -> FhirResult<Vec<Entry>> {
+        let list = match &bundle["entry"] {
+            Value::Null => return Ok(Vec::new()),
+            Value::Array(list) => list,
+            _ => return Err(FhirError::new(StatusCode::BAD_REQUEST, Issue::error("structure", "Bundle.entry must be an array").at("Bundle.entry"))),
+        };
+        list.iter().enumerate().map(|(index, raw)| self.parse_entry(index, raw)).collect()
+    }
+
+    fn parse_entry(&self, index: usize, raw: &Value) -> FhirResult<Entry> {
+        let at = |field: &str| format!("Bundle.entry[{index}].{field}");
+        let bad = |field: &str, msg: String| FhirError::new(StatusCode::BAD_REQUEST, Issue::error("invalid", msg).at(at(field)));
+        let request = raw.get("request").filter(|r| r.is_object()).ok_or_else(|| bad("request", format!("entry {index} has no request")))?;
+        let method = match request["method"].as_str() {
+            Some("GET") => Method::Get,
+            Some("HEAD") => Method::Head,
+            Some("POST") => Method::Post,
+            Some("PUT") => Method::Put,
+            Some("PATCH") => Method::Patch,
+            Some("DELETE") => Method::Delete,
+            other => return Err(bad("request.method", format!("entry {index}: request.method {other:?} is not GET, HEAD, POST, PUT, PATCH or DELETE"))),
+        };
+        let url = request["url"].as_str().ok_or_else(|| bad("request.url", format!("entry {index} has no request.url")))?;
+        let relative = self.relative_url(url).ok_or_else(|| bad("request.url", format!("entry {index}: request.url {url:?} is not on this server")))?;
+        let (path, query) = match relative.split_once('?') {
+            Some((p, q)) => (p.trim_matches('/').to_string(), Some(q.to_string())),
+            None => (relative.trim_matches('/').to_string(), None),
+        };
+        let resource = raw.get("resource").cloned();
+        if matches!(method, Method::Post | Method::Put | Method::Patch) && resource.is_none() {
+            return Err(bad("resource", format!("entry {index}: a {method:?} needs a resource")));
+        }
+        Ok(Entry {
+            index,
+            full_url: raw["fullUrl"].as_str().map(str::to_string),
+            method,
+            path,
+            query,
+            resource,
+            if_none_exist: request["ifNoneExist"].as_str().map(str::to_string),
+            if_match: request["ifMatch"].as_str().map(str::to_string),
+        })
+    }
+
+    /// `Patient/1`, `/Patient/1` or `{base}/Patient/1` → `Patient/1`.
+    fn relative_url(&self, url: &str) -> Option<String> {
+        if let Some(rest) = url.strip_prefix(self.base) {
+            return Some(rest.trim_start_matches('/').to_string());
+        }
+        if url.starts_with("http://") || url.starts_with("https://") {
+            // Another base naming this tenant's FHIR endpoint (e.g. a different host name).
+            let marker = format!("/t/{}/fhir/", self.tenant);
+            return url.split_once(&marker).map(|(_, rest)| rest.to_string());
+        }
+        Some(url.trim_start_matches('/').to_string())
+    }
+
+    async fn transaction(&self, entries: Vec<Entry>) -> FhirResult<Value> {
+        check_no_duplicate_targets(&entries)?;
+        let results = in_tenant_tx!(self.db, self.tenant, Access::Write, |tx| {
+            self.run_transaction(&mut tx, entries.clone()).await
+        })?;
+        Ok(self.response_bundle("transaction-response", results))
+    }
+
+    async fn run_transaction(&self, tx: &mut TenantTx, mut entries: Vec<Entry>) -> FhirResult<Vec<(usize, EntryResult)>> {
+        let mut results: Vec<(usize, EntryResult)> = Vec::with_capacity(entries.len());
+        // 1. Decide every new resource's identity, so references to it can be rewritten.
+        let mut rewrites: HashMap<String, String> = HashMap::new();
+        let mut existing: HashMap<usize, Stored> = HashMap::new();
+        for entry in &mut entries {
+            let prefix = format!("Bundle.entry[{}]", entry.index);
+            match entry.method {
+                Method::Post => {
+                    let ty = entry.path.clone();
+                    self.engine.check_type(&ty).map_err(|e| e.within(&format!("{prefix}.request.url")))?;
+                    let mut id = uuid::Uuid::new_v4().to_string();
+                    if let Some(query) = &entry.if_none_exist {
+                        let found = Criteria::parse(&ty, query.trim_start_matches('?'))
+                            .map_err(|e| e.within(&format!("{prefix}.request.ifNoneExist")))?
+                            .matching_ids(tx, 2)
+                            .await?;
+                        match found.as_slice() {
+                            [] => {}
+                            [one] => {
+                                id = one.clone();
+                                let stored = super::store::current(tx, &ty, one, false).await?.expect("matched");
+                                existing.insert(entry.index, stored);
+                            }
+                            _ => return Err(FhirError::precondition_failed(format!("ifNoneExist {query:?} matches more than one {ty}")).within(&prefix)),
+                        }
+                    }
+                    if let Some(resource) = entry.resource.as_mut() {
+                        resource["id"] = Value::String(id.clone());
+                    }
+                    if let Some(full_url) = &entry.full_url {
+                        rewrites.insert(full_url.clone(), format!("{ty}/{id}"));
+                    }
+                }
+                Method::Put if entry.query.is_some() => {
+                    let ty = entry.path.clone();
+                    self.engine.check_type(&ty).map_err(|e| e.within(&format!("{prefix}.request.url")))?;
+                    let query = entry.query.clone().unwrap_or_default();
+                    let found = Criteria::parse(&ty, &query).map_err(|e| e.within(&format!("{prefix}.request.url")))?.matching_ids(tx, 2).await?;
+                    let id = match found.as_slice() {
+                        [] => entry.resource.as_ref().and_then(|r| r["id"].as_str()).map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                        [one] => one.clone(),
+                        _ => return Err(FhirError::precondition_failed(format!("conditional update {query:?} matches more than one {ty}")).within(&prefix)),
+                    };
+                    entry.path = format!("{ty}/{id}");
+                    entry.query = None;
+                    if let Some(resource) = entry.resource.as_mut() {
+                        resource["id"] = Value::String(id.clone());
+                    }
+                    if let Some(full_url) = &entry.full_url {
+                        rewrites.insert(full_url.clone(), format!("{ty}/{id}"));
+                    }
+                }
+                Method::Put => {
+                    if let Some(full_url) = &entry.full_url {
+                        if full_url.starts_with("urn:") {
+                            rewrites.insert(full_url.clone(), entry.path.clone());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        // 2. Rewrite references: placeholders to assigned ids, conditional ones by search.
+        for entry in &mut entries {
+            if let Some(resource) = entry.resource.as_mut() {
+                let prefix = format!("Bundle.entry[{}].resource", entry.index);
+                rewrite_references(tx, resource, &rewrites).await.map_err(|e| e.within(&prefix))?;
+            }
+        }
+        // 3. Run in the spec's order; the response keeps the request order.
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by_key(|&i| (entries[i].method, i));
+        for i in order {
+            let entry = &entries[i];
+            let prefix = format!("Bundle.entry[{}]", entry.index);
+            let result = match existing.remove(&entry.index) {
+                Some(stored) => EntryResult { status: StatusCode::OK, stored: Some(stored), body: None, is_read: false },
+                None => self.run_entry(tx, entry, true).await.map_err(|e| e.within(&prefix))?,
+            };
+            results.push((entry.index, result));
+        }
+        results.sort_by_key(|(index, _)| *index);
+        Ok(results)
+    }
+
+    async fn batch(&self, entries: Vec<Entry>) -> Value {
+        let mut results = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let access = if matches!(entry.method, Method::Get | Method::Head) { Access::Read } else { Access::Write };
+            let outcome = in_tenant_tx!(self.db, self.tenant, access, |tx| self.run_entry(&mut tx, &entry, false).await);
+            let result = outcome.unwrap_or_else(|err| EntryResult::empty(err.status, Some(err.to_outcome())));
+            results.push((entry.index, result));
+        }
+        self.response_bundle("batch-response", results)
+    }
+
+    /// One entry's interaction. In a transaction POST ids were assigned in step 1.
+    async fn run_entry(&self, tx: &mut TenantTx, entry: &Entry, in_transaction: bool) -> FhirResult<EntryResult> {
+        let segments: Vec<&str> = entry.path.split('/').filter(|s| !s.is_empty()).collect();
+        let resource = || entry.resource.clone().expect("checked when parsed");
+        let e = self.engine;
+        match (entry.method, segments.as_slice(), entry.query.as_deref()) {
+            (Method::Post, [ty], _) => {
+                let body = resource();
+                if in_transaction {
+                    e.check_type(ty)?;
+                    e.validate(ty, &body, IdRule::Assigned)?;
+                    let id = body["id"].as_str().expect("assigned").to_string();
+                    e.create_with_id(tx, ty, &id, body).await.map(EntryResult::written)
+                } else {
+                    e.create(tx, ty, body, entry.if_none_exist.as_deref()).await.map(EntryResult::written)
+                }
+            }
+            (Method::Put, [ty, id], None) => e.update(tx, ty, id, resource(), entry.if_match.as_deref()).await.map(EntryResult::written),
+            (Method::Put, [ty], Some(q)) => e.conditional_update(tx, ty, q, resource(), entry.if_match.as_deref()).await.map(EntryResult::written),
+            (Method::Patch, [ty, id], None) => e.patch(tx, ty, id, &patch_document(resource())?, entry.if_match.as_deref()).await.map(EntryResult::written),
+            (Method::Patch, [ty], Some(q)) => e.conditional_patch(tx, ty, q, &patch_document(resource())?, entry.if_match.as_deref()).await.map(EntryResult::written),
+            (Method::Delete, [ty, id], None) => {
+                e.delete(tx, ty, id).await?;
+                Ok(EntryResult::empty(StatusCode::NO_CONTENT, None))
+            }
+            (Method::Delete, [ty], Some(q)) => {
+                e.conditional_delete(tx, ty, q).await?;
+                Ok(EntryResult::empty(StatusCode::NO_CONTENT, None))
+            }
+            (Method::Get | Method::Head, [ty, id], None) => Ok(EntryResult::read(e.read(tx, ty, id).await?)),
+            (Method::Get | Method::Head, [ty, id, "_history", vid], None) => {
+                Ok(EntryResult::read(e.vread(tx, ty, id, vid).await?))
+            }
+            (Method::Get | Method::Head, [ty], Some(q)) => {
+                e.check_type(ty)?;
+                let ids = Criteria::parse(ty, q)?.matching_ids(tx, 1000).await?;
+                let mut found = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    found.push(e.read(tx, ty, id).await?);
+                }
+                Ok(EntryResult::empty(StatusCode::OK, Some(searchset(self.base, &found))))
+            }
+            _ => Err(FhirError::not_supported(format!(
+                "{:?} {}{} is not an interaction this server supports inside a Bundle",
+                entry.method,
+                entry.path,
+                entry.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default()
+            ))),
+        }
+    }
+
+    fn response_bundle(&self, kind: &str, results: Vec<(usize, EntryResult)>) -> Value {
+        let entries: Vec<Value> = results.into_iter().map(|(_, r)| self.response_entry(r)).collect();
+        json!({
+            "resourceType": "Bundle",
+            "id": uuid::Uuid::new_v4().to_string(),
+            "type": kind,
+            "meta": { "lastUpdated": clock::format_instant(clock::now_micros()) },
+            "entry": entries,
+        })
+    }
+
+    fn response_entry(&self, result: EntryResult) -> Value {
+        let mut response = json!({ "status": status_line(result.status) });
+        let mut entry = json!({});
+        if let Some(stored) = &result.stored {
+            entry["fullUrl"] = json!(format!("{}/{}/{}", self.base, stored.resource_type, stored.id));
+            if result.status == StatusCode::CREATED {
+                response["location"] = json!(stored.versioned_path());
+            }
+            response["etag"] = json!(stored.etag());
+            response["lastModified"] = json!(clock::format_instant(stored.last_updated));
+            if self.prefer == Return::Representation || result.is_read {
+                if let Some(resource) = stored.json() {
+                    entry["resource"] = resource;
+                }
+            }
+        }
+        if let Some(body) = result.body {
+            if body["resourceType"] == "OperationOutcome" {
+                response["outcome"] = body;
+            } else {
+                entry["resource"] = body;
+            }
+        } else if self.prefer == Return::OperationOutcome {
+            response["outcome"] = operation_outcome(&[Issue::information(status_line(result.status))]);
+        }
+        entry["response"] = response;
+        entry
+    }
+}
+
+/// Two entries writing the same resource make the result order-dependent; the spec forbids it.
+fn check_no_duplicate_targets(entries: &[Entry]) -> FhirResult<()> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for entry in entries {
+        if matches!(entry.method, Method::Put | Method::Patch | Method::Delete) && entry.query.is_none() {
+            if let Some(first) = seen.insert(&entry.path, entry.index) {
+                return Err(FhirError::new(
+                    StatusCode::BAD_REQUEST,
+                    Issue::error("invalid", format!("entries {first} and {} both change {}", entry.index, entry.path))
+                        .at(format!("Bundle.entry[{}].request.url", entry.index)),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Replaces `reference` values that are fullUrls of this Bundle, and resolves conditional
+/// references, anywhere inside `resource`.
+async fn rewrite_references(tx: &mut TenantTx, resource: &mut Value, rewrites: &HashMap<String, String>) -> FhirResult<()> {
+    let mut pending: Vec<(String, String)> = Vec::new(); // (path, conditional reference)
+    collect_references(resource, &mut String::new(), &mut |path, reference| {
+        if let Some(target) = rewrites.get(reference.as_str()) {
+            *reference = target.clone();
+        } else if reference.contains('?') && !reference.starts_with("http") && !reference.starts_with('#') {
+            pending.push((path.to_string(), reference.clone()));
+        }
+    });
+    for (path, reference) in pending {
+        let (ty, query) = reference.split_once('?').expect("contains ?");
+        let at = format!("Resource{path}");
+        let criteria = Criteria::parse(ty, query).map_err(|e| e.within(&at))?;
+        let found = criteria.matching_ids(tx, 2).await?;
+        let target = match found.as_slice() {
+            [one] => format!("{ty}/{one}"),
+            [] => {
+                return Err(FhirError::new(
+                    StatusCode::NOT_FOUND,
+                    Issue::error("not-found", format!("conditional reference {reference:?} matches no resource")).at(at),
+                ))
+            }
+            _ => return Err(FhirError::precondition_failed(format!("conditional reference {reference:?} matches more than one resource")).within(&at)),
+        };
+        collect_references(resource, &mut String::new(), &mut |_, r| {
+            if *r == reference {
+                *r = target.clone();
+            }
+        });
+    }
+    Ok(())
+}
+
+fn collect_references(value: &mut Value, path: &mut String, found: &mut dyn FnMut(&str, &mut String)) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                let len = path.len();
+                path.push('.');
+                path.push_str(key);
+                match child {
+                    Value::String(reference) if key == "reference" => found(path, reference),
+                    _ => collect_references(child, path, found),
+                }
+                path.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter_mut().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                collect_references(child, path, found);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// In a Bundle a JSON Patch travels as a Binary resource holding the patch (base64).
+fn patch_document(resource: Value) -> FhirResult<Value> {
+    if resource["resourceType"] == "Binary" {
+        use base64::Engine;
+        let data = resource["data"].as_str().ok_or_else(|| FhirError::invalid("the PATCH entry's Binary has no data"))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|_| FhirError::invalid("the PATCH entry's Binary.data is not base64"))?;
+        return serde_json::from_slice(&bytes).map_err(|e| FhirError::invalid(format!("the PATCH entry's Binary does not hold a JSON Patch: {e}")));
+    }
+    if resource.is_array() {
+        return Ok(resource);
+    }
+    Err(FhirError::not_supported("PATCH entries must hold a JSON Patch in a Binary resource (FHIRPath Patch is not supported)"))
+}
+
+pub fn status_line(status: StatusCode) -> String {
+    format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""))
+}
+
+/// A `searchset` Bundle of `found` (used by GET entries with criteria).
+pub fn searchset(base: &str, found: &[Stored]) -> Value {
+    json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": found.len(),
+        "entry": found.iter().map(|s| json!({
+            "fullUrl": format!("{base}/{}/{}", s.resource_type, s.id),
+            "resource": s.json(),
+            "search": { "mode": "match" },
+        })).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_order_is_the_specs() {
+        let mut m = vec![Method::Get, Method::Put, Method::Post, Method::Delete, Method::Patch];
+        m.sort();
+        assert_eq!(m, vec![Method::Delete, Method::Post, Method::Put, Method::Patch, Method::Get]);
+    }
+}

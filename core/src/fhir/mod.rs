@@ -1,0 +1,11 @@
+//! FHIR R4: validation, versioned storage, interactions, Bundles and the CapabilityStatement.
+
+pub mod bundle;
+pub mod capability;
+pub mod criteria;
+pub mod engine;
+pub mod index;
+pub mod outcome;
+pub mod schema;
+pub mod store;
+pub mod validate;

@@ -1,0 +1,286 @@
+//! Versioned resource storage inside a tenant transaction. Every statement filters on
+//! `tenant_id` explicitly; on PostgreSQL row-level security enforces it again.
+
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use super::index;
+use crate::clock;
+use crate::db::TenantTx;
+
+/// One stored version of a resource.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub resource_type: String,
+    pub id: String,
+    pub version_id: i64,
+    /// Microseconds since the Unix epoch.
+    pub last_updated: i64,
+    pub deleted: bool,
+    /// The resource JSON with `meta.versionId` and `meta.lastUpdated` set; None if deleted.
+    pub content: Option<String>,
+    /// How this version was made: POST, PUT, PATCH or DELETE.
+    pub method: String,
+}
+
+impl Stored {
+    pub fn etag(&self) -> String {
+        format!("W/\"{}\"", self.version_id)
+    }
+
+    /// `Type/id/_history/vid`, the versioned relative URL.
+    pub fn versioned_path(&self) -> String {
+        format!("{}/{}/_history/{}", self.resource_type, self.id, self.version_id)
+    }
+
+    pub fn json(&self) -> Option<Value> {
+        self.content.as_deref().map(|c| serde_json::from_str(c).expect("stored content is JSON"))
+    }
+
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<Stored, sqlx::Error> {
+        Ok(Stored {
+            resource_type: row.try_get("resource_type")?,
+            id: row.try_get("id")?,
+            version_id: row.try_get("version_id")?,
+            last_updated: row.try_get("last_updated")?,
+            deleted: row.try_get::<i64, _>("deleted")? != 0,
+            content: row.try_get("content")?,
+            method: row.try_get("method")?,
+        })
+    }
+}
+
+const CURRENT_COLUMNS: &str =
+    "resource_type, id, version_id, last_updated, deleted, content, CASE WHEN deleted = 1 THEN 'DELETE' ELSE 'PUT' END AS method";
+const HISTORY_COLUMNS: &str = "resource_type, id, version_id, last_updated, deleted, content, method";
+
+/// The current version (possibly a deletion), locking the row on PostgreSQL when `for_update`.
+pub async fn current(tx: &mut TenantTx, ty: &str, id: &str, for_update: bool) -> sqlx::Result<Option<Stored>> {
+    let lock = if for_update { tx.lock_clause() } else { "" };
+    let sql = format!(
+        "SELECT {CURRENT_COLUMNS} FROM resources WHERE tenant_id = $1 AND resource_type = $2 AND id = $3{lock}"
+    );
+    let tenant = tx.tenant().to_string();
+    let row = sqlx::query(&sql).bind(tenant).bind(ty).bind(id).fetch_optional(tx.conn()).await?;
+    row.as_ref().map(Stored::from_row).transpose()
+}
+
+pub async fn version(tx: &mut TenantTx, ty: &str, id: &str, version_id: i64) -> sqlx::Result<Option<Stored>> {
+    let sql = format!(
+        "SELECT {HISTORY_COLUMNS} FROM resource_history \
+         WHERE tenant_id = $1 AND resource_type = $2 AND id = $3 AND version_id = $4"
+    );
+    let tenant = tx.tenant().to_string();
+    let row = sqlx::query(&sql).bind(tenant).bind(ty).bind(id).bind(version_id).fetch_optional(tx.conn()).await?;
+    row.as_ref().map(Stored::from_row).transpose()
+}
+
+/// Writes the next version of `ty/id` after `previous` (None for a new resource): sets
+/// `meta.versionId`/`meta.lastUpdated` in `resource`, appends to history, replaces the current
+/// row and the search index — all in the caller's transaction. `resource` None is a deletion.
+pub async fn write_version(
+    tx: &mut TenantTx,
+    ty: &str,
+    id: &str,
+    previous: Option<&Stored>,
+    method: &str,
+    resource: Option<&mut Value>,
+) -> sqlx::Result<Stored> {
+    let version_id = previous.map_or(1, |p| p.version_id + 1);
+    let last_updated = clock::now_micros();
+    let content = resource.map(|r| {
+        stamp_meta(r, id, version_id, last_updated);
+        r.to_string()
+    });
+    let deleted = i64::from(content.is_none());
+    let tenant = tx.tenant().to_string();
+
+    sqlx::query(
+        "INSERT INTO resource_history (tenant_id, resource_type, id, version_id, last_updated, method, deleted, content) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&tenant)
+    .bind(ty)
+    .bind(id)
+    .bind(version_id)
+    .bind(last_updated)
+    .bind(method)
+    .bind(deleted)
+    .bind(content.as_deref())
+    .execute(tx.conn())
+    .await?;
+
+    if previous.is_none() {
+        // A plain INSERT: a concurrent creator of the same id fails here with a unique
+        // violation, which the caller retries, instead of silently overwriting.
+        sqlx::query(
+            "INSERT INTO resources (tenant_id, resource_type, id, version_id, last_updated, deleted, content) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&tenant)
+        .bind(ty)
+        .bind(id)
+        .bind(version_id)
+        .bind(last_updated)
+        .bind(deleted)
+        .bind(content.as_deref())
+        .execute(tx.conn())
+        .await?;
+    } else {
+        sqlx::query(
+            "UPDATE resources SET version_id = $4, last_updated = $5, deleted = $6, content = $7 \
+             WHERE tenant_id = $1 AND resource_type = $2 AND id = $3",
+        )
+        .bind(&tenant)
+        .bind(ty)
+        .bind(id)
+        .bind(version_id)
+        .bind(last_updated)
+        .bind(deleted)
+        .bind(content.as_deref())
+        .execute(tx.conn())
+        .await?;
+    }
+
+    let parsed = content.as_deref().map(|c| serde_json::from_str::<Value>(c).expect("just serialised"));
+    index::reindex(tx, ty, id, previous.is_some(), parsed.as_ref()).await?;
+
+    Ok(Stored {
+        resource_type: ty.to_string(),
+        id: id.to_string(),
+        version_id,
+        last_updated,
+        deleted: deleted == 1,
+        content,
+        method: method.to_string(),
+    })
+}
+
+/// Server-owned metadata: the id, `meta.versionId` and `meta.lastUpdated`. The client's other
+/// `meta` elements (profile, tag, security, source) are kept.
+fn stamp_meta(resource: &mut Value, id: &str, version_id: i64, last_updated: i64) {
+    let object = resource.as_object_mut().expect("validated as an object");
+    // Keep `resourceType` then `id` first, as FHIR JSON conventionally orders them.
+    object.shift_remove("id");
+    object.shift_insert(1.min(object.len()), "id".into(), Value::String(id.to_string()));
+    let meta = object.entry("meta").or_insert_with(|| json!({}));
+    if !meta.is_object() {
+        *meta = json!({});
+    }
+    meta["versionId"] = Value::String(version_id.to_string());
+    meta["lastUpdated"] = Value::String(clock::format_instant(last_updated));
+}
+
+/// Which versions a history request covers.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryScope {
+    pub resource_type: Option<String>,
+    pub id: Option<String>,
+}
+
+/// A position in the newest-first history order: versions strictly older come next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryCursor {
+    pub last_updated: i64,
+    pub resource_type: String,
+    pub id: String,
+    pub version_id: i64,
+}
+
+impl HistoryCursor {
+    pub fn of(stored: &Stored) -> HistoryCursor {
+        HistoryCursor {
+            last_updated: stored.last_updated,
+            resource_type: stored.resource_type.clone(),
+            id: stored.id.clone(),
+            version_id: stored.version_id,
+        }
+    }
+
+    /// `micros:Type:id:vid` — ids cannot contain ':'.
+    pub fn encode(&self) -> String {
+        format!("{}:{}:{}:{}", self.last_updated, self.resource_type, self.id, self.version_id)
+    }
+
+    pub fn decode(text: &str) -> Option<HistoryCursor> {
+        let mut parts = text.split(':');
+        let cursor = HistoryCursor {
+            last_updated: parts.next()?.parse().ok()?,
+            resource_type: parts.next()?.to_string(),
+            id: parts.next()?.to_string(),
+            version_id: parts.next()?.parse().ok()?,
+        };
+        parts.next().is_none().then_some(cursor)
+    }
+}
+
+/// Versions in scope, newest first, at or after `since`, strictly after `cursor`.
+pub async fn history(
+    tx: &mut TenantTx,
+    scope: &HistoryScope,
+    since: Option<i64>,
+    cursor: Option<&HistoryCursor>,
+    limit: i64,
+) -> sqlx::Result<Vec<Stored>> {
+    let mut sql = format!("SELECT {HISTORY_COLUMNS} FROM resource_history WHERE tenant_id = $1");
+    let mut n = 1;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    if scope.resource_type.is_some() {
+        sql += &format!(" AND resource_type = {}", next());
+    }
+    if scope.id.is_some() {
+        sql += &format!(" AND id = {}", next());
+    }
+    if since.is_some() {
+        sql += &format!(" AND last_updated >= {}", next());
+    }
+    if cursor.is_some() {
+        let (a, b, c, d) = (next(), next(), next(), next());
+        sql += &format!(" AND (last_updated, resource_type, id, version_id) < ({a}, {b}, {c}, {d})");
+    }
+    sql += &format!(" ORDER BY last_updated DESC, resource_type DESC, id DESC, version_id DESC LIMIT {}", next());
+
+    let tenant = tx.tenant().to_string();
+    let mut query = sqlx::query(&sql).bind(tenant);
+    if let Some(ty) = &scope.resource_type {
+        query = query.bind(ty.clone());
+    }
+    if let Some(id) = &scope.id {
+        query = query.bind(id.clone());
+    }
+    if let Some(since) = since {
+        query = query.bind(since);
+    }
+    if let Some(c) = cursor {
+        query = query.bind(c.last_updated).bind(c.resource_type.clone()).bind(c.id.clone()).bind(c.version_id);
+    }
+    let rows = query.bind(limit).fetch_all(tx.conn()).await?;
+    rows.iter().map(Stored::from_row).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip() {
+        let c = HistoryCursor { last_updated: 12, resource_type: "Patient".into(), id: "a.b-c".into(), version_id: 3 };
+        assert_eq!(HistoryCursor::decode(&c.encode()), Some(c));
+        assert_eq!(HistoryCursor::decode("1:Patient:x"), None);
+        assert_eq!(HistoryCursor::decode("x:Patient:x:1"), None);
+    }
+
+    #[test]
+    fn meta_is_stamped_and_id_comes_second() {
+        let mut r = json!({"resourceType": "Patient", "meta": {"tag": [{"code": "t"}]}, "active": true});
+        stamp_meta(&mut r, "p1", 2, 1_700_000_000_000_000);
+        let keys: Vec<_> = r.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys[..2], ["resourceType".to_string(), "id".to_string()]);
+        assert_eq!(r["meta"]["versionId"], "2");
+        assert_eq!(r["meta"]["tag"][0]["code"], "t");
+        assert_eq!(r["meta"]["lastUpdated"], "2023-11-14T22:13:20.000000Z");
+    }
+}

@@ -1,0 +1,326 @@
+//! FHIR REST handlers at `/t/{tenant}/fhir`. Each maps HTTP onto one engine interaction run in
+//! a tenant transaction, then renders the result.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::context::TenantContext;
+use super::negotiate::{prefer_return, wants_pretty, FhirJson, FhirResponse};
+use super::AppState;
+use crate::clock;
+use crate::db::Access;
+use crate::fhir::bundle::{searchset, status_line, BundleProcessor, Return};
+use crate::fhir::capability::capability_statement;
+use crate::fhir::criteria::Criteria;
+use crate::fhir::engine::Written;
+use crate::fhir::outcome::{operation_outcome, FhirError, FhirResult, Issue};
+use crate::fhir::store::{self, HistoryCursor, HistoryScope, Stored};
+use crate::in_tenant_tx;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/t/{tenant}/fhir", axum::routing::post(bundle).fallback(method_not_allowed))
+        .route("/t/{tenant}/fhir/", axum::routing::post(bundle).fallback(method_not_allowed))
+        .route("/t/{tenant}/fhir/metadata", get(metadata))
+        .route("/t/{tenant}/fhir/_history", get(history_system))
+        .route(
+            "/t/{tenant}/fhir/{type}",
+            get(search).post(create).put(conditional_update).patch(conditional_patch).delete(conditional_delete),
+        )
+        .route("/t/{tenant}/fhir/{type}/_history", get(history_type))
+        .route("/t/{tenant}/fhir/{type}/{id}", get(read).put(update).patch(patch).delete(delete))
+        .route("/t/{tenant}/fhir/{type}/{id}/_history", get(history_instance))
+        .route("/t/{tenant}/fhir/{type}/{id}/_history/{vid}", get(vread))
+}
+
+#[derive(Deserialize)]
+struct TypePath {
+    #[serde(rename = "type")]
+    ty: String,
+}
+
+#[derive(Deserialize)]
+struct InstancePath {
+    #[serde(rename = "type")]
+    ty: String,
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct VersionPath {
+    #[serde(rename = "type")]
+    ty: String,
+    id: String,
+    vid: String,
+}
+
+type Reply = Result<FhirResponse, FhirError>;
+
+async fn method_not_allowed() -> FhirError {
+    FhirError::new(StatusCode::METHOD_NOT_ALLOWED, Issue::error("not-supported", "this method is not allowed here"))
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Headers every response about one stored version carries.
+fn version_headers(response: FhirResponse, stored: &Stored) -> FhirResponse {
+    response
+        .header(header::ETAG, stored.etag())
+        .header(header::LAST_MODIFIED, clock::format_http_date(stored.last_updated))
+}
+
+fn read_response(stored: &Stored, query: Option<&str>) -> FhirResponse {
+    let body = stored.content.clone().unwrap_or_default();
+    version_headers(FhirResponse::raw(StatusCode::OK, body), stored).pretty(wants_pretty(query))
+}
+
+/// 201 with `Location` for creations, 200 for updates; the body as `Prefer` asks.
+fn write_response(ctx: &TenantContext, written: &Written, headers: &HeaderMap, query: Option<&str>) -> FhirResponse {
+    let status = if written.created { StatusCode::CREATED } else { StatusCode::OK };
+    let stored = &written.stored;
+    let response = match prefer_return(headers, Return::Representation) {
+        Return::Representation => FhirResponse::raw(status, stored.content.clone().unwrap_or_default()),
+        Return::Minimal => FhirResponse::empty(status),
+        Return::OperationOutcome => FhirResponse::json(
+            status,
+            &operation_outcome(&[Issue::information(format!("{}: {}", status_line(status), stored.versioned_path()))]),
+        ),
+    };
+    version_headers(response, stored)
+        .header(header::LOCATION, format!("{}/{}", ctx.fhir_base, stored.versioned_path()))
+        .pretty(wants_pretty(query))
+}
+
+async fn metadata(State(state): State<AppState>, ctx: TenantContext, RawQuery(query): RawQuery) -> Reply {
+    let cs = capability_statement(state.engine.schema(), &ctx.fhir_base, env!("CARGO_PKG_VERSION"));
+    Ok(FhirResponse::json(StatusCode::OK, &cs).pretty(wants_pretty(query.as_deref())))
+}
+
+async fn bundle(State(state): State<AppState>, ctx: TenantContext, headers: HeaderMap, RawQuery(query): RawQuery, FhirJson(body): FhirJson) -> Reply {
+    let processor = BundleProcessor {
+        engine: &state.engine,
+        db: &state.db,
+        tenant: &ctx.tenant,
+        base: &ctx.fhir_base,
+        prefer: prefer_return(&headers, Return::Minimal),
+    };
+    let response = processor.process(body).await?;
+    Ok(FhirResponse::json(StatusCode::OK, &response).pretty(wants_pretty(query.as_deref())))
+}
+
+async fn create(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<TypePath>, headers: HeaderMap, RawQuery(query): RawQuery, FhirJson(body): FhirJson) -> Reply {
+    state.engine.check_type(&p.ty)?;
+    let if_none_exist = header_str(&headers, "if-none-exist");
+    let written = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
+        state.engine.create(&mut tx, &p.ty, body.clone(), if_none_exist).await
+    })?;
+    Ok(write_response(&ctx, &written, &headers, query.as_deref()))
+}
+
+async fn update(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<InstancePath>, headers: HeaderMap, RawQuery(query): RawQuery, FhirJson(body): FhirJson) -> Reply {
+    let if_match = header_str(&headers, "if-match");
+    let written = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
+        state.engine.update(&mut tx, &p.ty, &p.id, body.clone(), if_match).await
+    })?;
+    Ok(write_response(&ctx, &written, &headers, query.as_deref()))
+}
+
+async fn conditional_update(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<TypePath>, headers: HeaderMap, RawQuery(query): RawQuery, FhirJson(body): FhirJson) -> Reply {
+    let criteria = query.clone().unwrap_or_default();
+    let if_match = header_str(&headers, "if-match");
+    let written = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
+        state.engine.conditional_update(&mut tx, &p.ty, &criteria, body.clone(), if_match).await
+    })?;
+    Ok(write_response(&ctx, &written, &headers, None))
+}
+
+async fn patch(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<InstancePath>, headers: HeaderMap, RawQuery(query): RawQuery, FhirJson(body): FhirJson) -> Reply {
+    let if_match = header_str(&headers, "if-match");
+    let written = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
+        state.engine.patch(&mut tx, &p.ty, &p.id, &body, if_match).await
+    })?;
+    Ok(write_response(&ctx, &written, &headers, query.as_deref()))
+}
+
+async fn conditional_patch(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<TypePath>, headers: HeaderMap, RawQuery(query): RawQuery, FhirJson(body): FhirJson) -> Reply {
+    let criteria = query.clone().unwrap_or_default();
+    let if_match = header_str(&headers, "if-match");
+    let written = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
+        state.engine.conditional_patch(&mut tx, &p.ty, &criteria, &body, if_match).await
+    })?;
+    Ok(write_response(&ctx, &written, &headers, None))
+}
+
+async fn delete(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<InstancePath>) -> Reply {
+    let deleted = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| state.engine.delete(&mut tx, &p.ty, &p.id).await)?;
+    Ok(match deleted {
+        Some(stored) => FhirResponse::empty(StatusCode::NO_CONTENT).header(header::ETAG, stored.etag()),
+        None => FhirResponse::empty(StatusCode::NO_CONTENT),
+    })
+}
+
+async fn conditional_delete(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<TypePath>, RawQuery(query): RawQuery) -> Reply {
+    let criteria = query.unwrap_or_default();
+    let deleted = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
+        state.engine.conditional_delete(&mut tx, &p.ty, &criteria).await
+    })?;
+    Ok(match deleted {
+        Some(stored) => FhirResponse::empty(StatusCode::NO_CONTENT).header(header::ETAG, stored.etag()),
+        None => FhirResponse::json(StatusCode::OK, &operation_outcome(&[Issue::information(format!("no {} matched; nothing was deleted", p.ty))])),
+    })
+}
+
+async fn read(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<InstancePath>, headers: HeaderMap, RawQuery(query): RawQuery) -> Reply {
+    let stored = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| state.engine.read(&mut tx, &p.ty, &p.id).await)?;
+    // Conditional read by version: If-None-Match with the current ETag is 304.
+    if header_str(&headers, "if-none-match").is_some_and(|etag| etag.trim() == stored.etag()) {
+        return Ok(version_headers(FhirResponse::empty(StatusCode::NOT_MODIFIED), &stored));
+    }
+    Ok(read_response(&stored, query.as_deref()))
+}
+
+async fn vread(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<VersionPath>, RawQuery(query): RawQuery) -> Reply {
+    let stored = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| state.engine.vread(&mut tx, &p.ty, &p.id, &p.vid).await)?;
+    Ok(read_response(&stored, query.as_deref()))
+}
+
+/// `GET Type?criteria` with the criteria conditional interactions use (`_id`, `identifier`);
+/// the full search engine replaces this with issue #3.
+async fn search(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<TypePath>, RawQuery(query): RawQuery) -> Reply {
+    state.engine.check_type(&p.ty)?;
+    let q = query.clone().unwrap_or_default();
+    let criteria = Criteria::parse(&p.ty, &q)?;
+    let found = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
+        let ids = criteria.matching_ids(&mut tx, 1000).await?;
+        let mut found = Vec::with_capacity(ids.len());
+        for id in &ids {
+            found.push(state.engine.read(&mut tx, &p.ty, id).await?);
+        }
+        FhirResult::Ok(found)
+    })?;
+    let mut bundle = searchset(&ctx.fhir_base, &found);
+    bundle["link"] = json!([{ "relation": "self", "url": format!("{}/{}?{}", ctx.fhir_base, p.ty, q) }]);
+    Ok(FhirResponse::json(StatusCode::OK, &bundle).pretty(wants_pretty(query.as_deref())))
+}
+
+async fn history_system(State(state): State<AppState>, ctx: TenantContext, RawQuery(query): RawQuery) -> Reply {
+    history(&state, &ctx, HistoryScope::default(), query.as_deref()).await
+}
+
+async fn history_type(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<TypePath>, RawQuery(query): RawQuery) -> Reply {
+    state.engine.check_type(&p.ty)?;
+    history(&state, &ctx, HistoryScope { resource_type: Some(p.ty), id: None }, query.as_deref()).await
+}
+
+async fn history_instance(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<InstancePath>, RawQuery(query): RawQuery) -> Reply {
+    state.engine.check_type(&p.ty)?;
+    let scope = HistoryScope { resource_type: Some(p.ty.clone()), id: Some(p.id.clone()) };
+    // An instance that never existed is 404, not an empty history.
+    in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
+        match store::current(&mut tx, &p.ty, &p.id, false).await? {
+            Some(_) => Ok(()),
+            None => Err(FhirError::not_found(format!("{}/{} does not exist", p.ty, p.id))),
+        }
+    })?;
+    history(&state, &ctx, scope, query.as_deref()).await
+}
+
+const DEFAULT_HISTORY_COUNT: i64 = 100;
+const MAX_HISTORY_COUNT: i64 = 1000;
+
+/// A `history` Bundle, newest first, paged by an opaque cursor so pages stay stable while
+/// others write (new versions land before the first page, never inside later ones).
+async fn history(state: &AppState, ctx: &TenantContext, scope: HistoryScope, query: Option<&str>) -> Reply {
+    let mut count = DEFAULT_HISTORY_COUNT;
+    let mut since = None;
+    let mut cursor = None;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "_count" => {
+                count = value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|c| *c >= 0)
+                    .ok_or_else(|| FhirError::invalid(format!("_count={value} is not a non-negative integer")))?
+                    .min(MAX_HISTORY_COUNT)
+            }
+            "_since" => {
+                since = Some(clock::parse_fhir_time(&value).ok_or_else(|| {
+                    FhirError::invalid(format!("_since={value} is not a FHIR instant like 2024-01-31T12:00:00Z"))
+                })?)
+            }
+            "_cursor" => {
+                cursor = Some(HistoryCursor::decode(&value).ok_or_else(|| FhirError::invalid("_cursor is not one this server issued"))?)
+            }
+            "_format" | "_pretty" => {}
+            other => return Err(FhirError::not_supported(format!("history does not support the parameter {other:?} (use _count, _since)"))),
+        }
+    }
+    let versions = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
+        FhirResult::Ok(store::history(&mut tx, &scope, since, cursor.as_ref(), count + 1).await?)
+    })?;
+    let has_more = versions.len() as i64 > count;
+    let page: Vec<&Stored> = versions.iter().take(count as usize).collect();
+
+    let path = match (&scope.resource_type, &scope.id) {
+        (Some(ty), Some(id)) => format!("{}/{ty}/{id}/_history", ctx.fhir_base),
+        (Some(ty), None) => format!("{}/{ty}/_history", ctx.fhir_base),
+        _ => format!("{}/_history", ctx.fhir_base),
+    };
+    let mut base_params: Vec<(String, String)> = vec![("_count".into(), count.to_string())];
+    if let Some(since) = since {
+        base_params.push(("_since".into(), clock::format_instant(since)));
+    }
+    let link = |extra: Option<String>| {
+        let mut params = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &base_params {
+            params.append_pair(k, v);
+        }
+        if let Some(c) = extra {
+            params.append_pair("_cursor", &c);
+        }
+        format!("{path}?{}", params.finish())
+    };
+    let mut links = vec![json!({"relation": "self", "url": link(cursor.as_ref().map(HistoryCursor::encode))})];
+    if has_more {
+        if let Some(last) = page.last() {
+            links.push(json!({"relation": "next", "url": link(Some(HistoryCursor::of(last).encode()))}));
+        }
+    }
+    let entries: Vec<Value> = page.iter().map(|s| history_entry(&ctx.fhir_base, s)).collect();
+    let bundle = json!({
+        "resourceType": "Bundle",
+        "type": "history",
+        "link": links,
+        "entry": entries,
+    });
+    Ok(FhirResponse::json(StatusCode::OK, &bundle).pretty(wants_pretty(query)))
+}
+
+fn history_entry(base: &str, s: &Stored) -> Value {
+    let (url, status) = match s.method.as_str() {
+        "POST" => (s.resource_type.clone(), "201 Created"),
+        "DELETE" => (format!("{}/{}", s.resource_type, s.id), "204 No Content"),
+        _ if s.version_id == 1 => (format!("{}/{}", s.resource_type, s.id), "201 Created"),
+        _ => (format!("{}/{}", s.resource_type, s.id), "200 OK"),
+    };
+    let mut entry = json!({
+        "fullUrl": format!("{base}/{}/{}", s.resource_type, s.id),
+        "request": { "method": s.method, "url": url },
+        "response": {
+            "status": status,
+            "etag": s.etag(),
+            "lastModified": clock::format_instant(s.last_updated),
+        },
+    });
+    if let Some(resource) = s.json() {
+        entry["resource"] = resource;
+    }
+    entry
+}

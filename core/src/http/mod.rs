@@ -1,0 +1,42 @@
+//! The HTTP server: the router reads as the table of contents of the API.
+
+mod context;
+mod fhir_routes;
+pub mod negotiate;
+mod ops;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::db::Database;
+use crate::fhir::engine::FhirEngine;
+use crate::tenants::Tenants;
+
+pub use context::TenantContext;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Database,
+    pub tenants: Arc<Tenants>,
+    pub engine: FhirEngine,
+    pub metrics: PrometheusHandle,
+}
+
+pub fn router(state: AppState) -> Router {
+    let fhir = fhir_routes::routes().layer(axum::middleware::from_fn(negotiate::require_json));
+    Router::new()
+        .merge(ops::routes())
+        .merge(fhir)
+        .fallback(ops::not_found)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(axum::middleware::from_fn(ops::record_metrics))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,14 @@
+//! Tessera's core: configuration, storage with tenant isolation, the FHIR R4 REST API and the
+//! operator commands. See `docs/architecture.md` for the map.
+
+pub mod bench;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod fhir;
+pub mod http;
+pub mod import;
+pub mod server;
+pub mod telemetry;
+pub mod tenants;
