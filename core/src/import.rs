@@ -39,7 +39,9 @@ pub fn files_to_import(path: &Path) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(path)
         .with_context(|| format!("cannot list {}", path.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        // Every visible file: skipping by extension would silently drop data whose name is
+        // odd (one Synthea file ends in `.json"`); a file that is not JSON is reported instead.
+        .filter(|p| p.is_file() && !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
         .collect();
     let shared_first = |p: &PathBuf| {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");

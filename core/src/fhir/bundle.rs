@@ -247,7 +247,7 @@ impl BundleProcessor<'_> {
             let prefix = format!("Bundle.entry[{}]", entry.index);
             let result = match existing.remove(&entry.index) {
                 Some(stored) => EntryResult { status: StatusCode::OK, stored: Some(stored), body: None, is_read: false },
-                None => self.run_entry(tx, entry, true).await.map_err(|e| e.within(&prefix))?,
+                None => self.run_entry(tx, entry, true).await.map_err(|e| e.within_entry(entry.index))?,
             };
             results.push((entry.index, result));
         }

@@ -110,6 +110,21 @@ impl FhirError {
         self
     }
 
+    /// Points issues at entry `index` of a Bundle: resource paths move under
+    /// `Bundle.entry[i].resource`, issues without a path name the entry.
+    pub fn within_entry(mut self, index: usize) -> FhirError {
+        for issue in &mut self.issues {
+            issue.expression = Some(match issue.expression.take() {
+                Some(expr) => match expr.split_once('.') {
+                    Some((_, rest)) => format!("Bundle.entry[{index}].resource.{rest}"),
+                    None => format!("Bundle.entry[{index}].resource"),
+                },
+                None => format!("Bundle.entry[{index}]"),
+            });
+        }
+        self
+    }
+
     pub fn to_outcome(&self) -> Value {
         operation_outcome(&self.issues)
     }
