@@ -49,19 +49,32 @@ struct BackendReport {
 pub async fn run(args: BenchArgs) -> Result<()> {
     let mut reports = Vec::new();
     let dir = tempfile_dir()?;
-    reports.push(bench_backend("sqlite", sqlite_config(&dir), &args, RawFloor::Sqlite(dir.join("raw.db"))).await?);
+    reports.push(
+        bench_backend(
+            "sqlite",
+            sqlite_config(&dir),
+            &args,
+            RawFloor::Sqlite(dir.join("raw.db")),
+        )
+        .await?,
+    );
     if !args.sqlite_only {
         let scratch = format!("tessera_bench_{}", std::process::id());
         let admin = args.postgres_url.clone();
-        let mut conn = sqlx::PgConnection::connect(&admin).await.context("connecting to PostgreSQL for the benchmark")?;
-        conn.execute(format!("DROP DATABASE IF EXISTS {scratch}").as_str()).await?;
-        conn.execute(format!("CREATE DATABASE {scratch}").as_str()).await?;
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .context("connecting to PostgreSQL for the benchmark")?;
+        conn.execute(format!("DROP DATABASE IF EXISTS {scratch}").as_str())
+            .await?;
+        conn.execute(format!("CREATE DATABASE {scratch}").as_str())
+            .await?;
         let url = replace_database(&admin, &scratch)?;
         let mut config = Config::default();
         config.database.url = Some(url.clone());
         config.data_dir = dir.clone();
         let report = bench_backend("postgres", config, &args, RawFloor::Postgres(url)).await;
-        conn.execute(format!("DROP DATABASE IF EXISTS {scratch} WITH (FORCE)").as_str()).await?;
+        conn.execute(format!("DROP DATABASE IF EXISTS {scratch} WITH (FORCE)").as_str())
+            .await?;
         reports.push(report?);
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -76,7 +89,10 @@ fn tempfile_dir() -> Result<PathBuf> {
 }
 
 fn sqlite_config(dir: &std::path::Path) -> Config {
-    Config { data_dir: dir.join("sqlite"), ..Config::default() }
+    Config {
+        data_dir: dir.join("sqlite"),
+        ..Config::default()
+    }
 }
 
 fn replace_database(url: &str, db: &str) -> Result<String> {
@@ -96,17 +112,26 @@ async fn raw_insert_rate(floor: &RawFloor, clients: usize, total: usize) -> Resu
     let pool: sqlx::AnyPool = match floor {
         RawFloor::Sqlite(path) => {
             let url = format!("sqlite://{}?mode=rwc", path.display());
-            let pool = sqlx::any::AnyPoolOptions::new().max_connections(clients as u32).connect(&url).await?;
+            let pool = sqlx::any::AnyPoolOptions::new()
+                .max_connections(clients as u32)
+                .connect(&url)
+                .await?;
             pool.execute("PRAGMA journal_mode = WAL").await?;
             pool
         }
-        RawFloor::Postgres(url) => sqlx::any::AnyPoolOptions::new().max_connections(clients as u32).connect(url).await?,
+        RawFloor::Postgres(url) => {
+            sqlx::any::AnyPoolOptions::new()
+                .max_connections(clients as u32)
+                .connect(url)
+                .await?
+        }
     };
     if matches!(floor, RawFloor::Sqlite(_)) {
         // Match the server's durability setting.
         for _ in 0..clients {
             let mut c = pool.acquire().await?;
-            c.execute("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000").await?;
+            c.execute("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000")
+                .await?;
         }
     }
     pool.execute("DROP TABLE IF EXISTS bench_raw").await?;
@@ -145,13 +170,18 @@ fn sample_patient(n: usize) -> serde_json::Value {
         "active": true,
         "name": [{"use": "official", "family": format!("Family{n}"), "given": ["Given", "Middle"]}],
         "telecom": [{"system": "phone", "value": "555-0100", "use": "home"}],
-        "gender": if n % 2 == 0 { "female" } else { "male" },
+        "gender": if n.is_multiple_of(2) { "female" } else { "male" },
         "birthDate": "1970-01-01",
         "address": [{"line": ["1 Main St"], "city": "Springfield", "state": "MA", "postalCode": "01101", "country": "US"}],
     })
 }
 
-async fn bench_backend(name: &'static str, mut config: Config, args: &BenchArgs, floor: RawFloor) -> Result<BackendReport> {
+async fn bench_backend(
+    name: &'static str,
+    mut config: Config,
+    args: &BenchArgs,
+    floor: RawFloor,
+) -> Result<BackendReport> {
     eprintln!("== {name}: raw INSERT floor");
     let raw_insert_1 = raw_insert_rate(&floor, 1, args.creates).await?;
     let raw_insert_8 = raw_insert_rate(&floor, 8, args.creates).await?;
@@ -160,7 +190,9 @@ async fn bench_backend(name: &'static str, mut config: Config, args: &BenchArgs,
     let server = server::start(config).await?;
     server.state.tenants.create("bench", None).await?;
     let base = format!("http://{}/t/bench/fhir", server.addr);
-    let client = reqwest::Client::builder().pool_max_idle_per_host(16).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(16)
+        .build()?;
 
     eprintln!("== {name}: creates");
     let (create_1, mut ids) = create_rate(&client, &base, 1, args.creates).await?;
@@ -173,17 +205,28 @@ async fn bench_backend(name: &'static str, mut config: Config, args: &BenchArgs,
         let id = &ids[(i * 7919) % ids.len()];
         let started = Instant::now();
         let response = client.get(format!("{base}/Patient/{id}")).send().await?;
-        anyhow::ensure!(response.status() == 200, "read failed: {}", response.status());
+        anyhow::ensure!(
+            response.status() == 200,
+            "read failed: {}",
+            response.status()
+        );
         response.bytes().await?;
         latencies.push(started.elapsed());
     }
     latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
+    let pct = |p: f64| {
+        latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
+            * 1000.0
+    };
 
     eprintln!("== {name}: Synthea ingest from {}", args.synthea.display());
     server.state.tenants.create("ingest", None).await?;
     let report = crate::import::import(&server.state, "ingest", &args.synthea, true).await?;
-    anyhow::ensure!(report.failures.is_empty(), "ingest failures: {:?}", report.failures);
+    anyhow::ensure!(
+        report.failures.is_empty(),
+        "ingest failures: {:?}",
+        report.failures
+    );
 
     let result = BackendReport {
         backend: name,
@@ -200,7 +243,12 @@ async fn bench_backend(name: &'static str, mut config: Config, args: &BenchArgs,
     Ok(result)
 }
 
-async fn create_rate(client: &reqwest::Client, base: &str, clients: usize, total: usize) -> Result<(f64, Vec<String>)> {
+async fn create_rate(
+    client: &reqwest::Client,
+    base: &str,
+    clients: usize,
+    total: usize,
+) -> Result<(f64, Vec<String>)> {
     let per_client = total / clients;
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -217,9 +265,20 @@ async fn create_rate(client: &reqwest::Client, base: &str, clients: usize, total
                     .body(sample_patient(c * 1_000_000 + i).to_string())
                     .send()
                     .await?;
-                anyhow::ensure!(response.status() == 201, "create failed: {}", response.status());
+                anyhow::ensure!(
+                    response.status() == 201,
+                    "create failed: {}",
+                    response.status()
+                );
                 let location = response.headers()["location"].to_str()?.to_string();
-                ids.push(location.split('/').rev().nth(2).unwrap_or_default().to_string());
+                ids.push(
+                    location
+                        .split('/')
+                        .rev()
+                        .nth(2)
+                        .unwrap_or_default()
+                        .to_string(),
+                );
             }
             anyhow::Ok(ids)
         }));
@@ -228,16 +287,28 @@ async fn create_rate(client: &reqwest::Client, base: &str, clients: usize, total
     for t in tasks {
         ids.extend(t.await??);
     }
-    Ok(((per_client * clients) as f64 / started.elapsed().as_secs_f64(), ids))
+    Ok((
+        (per_client * clients) as f64 / started.elapsed().as_secs_f64(),
+        ids,
+    ))
 }
 
 fn print_report(reports: &[BackendReport], args: &BenchArgs) {
     let machine = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    println!("Machine: {machine}, {cores} cores; {} creates per measurement, {} reads", args.creates, args.reads);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    println!(
+        "Machine: {machine}, {cores} cores; {} creates per measurement, {} reads",
+        args.creates, args.reads
+    );
     println!();
     println!("| backend | raw INSERT/s (1) | raw INSERT/s (8) | creates/s (1 client) | creates/s (8 clients) | creates(8) / raw(8) | read p50 | read p99 | Synthea ingest |");
     println!("|---|---|---|---|---|---|---|---|---|");

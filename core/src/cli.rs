@@ -10,7 +10,11 @@ use crate::db::Database;
 use crate::tenants::Tenants;
 
 #[derive(Parser)]
-#[command(name = "tessera", version, about = "Tessera: a multi-tenant EMR core speaking FHIR R4")]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera: a multi-tenant EMR core speaking FHIR R4"
+)]
 pub struct Cli {
     /// Configuration file (YAML); defaults to ./tessera.yaml when it exists.
     #[arg(long, global = true, env = "TESSERA_CONFIG")]
@@ -66,7 +70,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Tenant(TenantCommand::Create { slug, name }) => {
             let tenants = Tenants::new(Database::open(&config).await?);
             let tenant = tenants.create(&slug, name.as_deref()).await?;
-            println!("created tenant {} ({}); FHIR base: /t/{}/fhir", tenant.id, tenant.name, tenant.id);
+            println!(
+                "created tenant {} ({}); FHIR base: /t/{}/fhir",
+                tenant.id, tenant.name, tenant.id
+            );
             Ok(())
         }
         Command::Tenant(TenantCommand::List) => {
@@ -92,7 +99,11 @@ pub async fn run(cli: Cli) -> Result<()> {
                 for (file, err) in &report.failures {
                     eprintln!("  {}: {err}", file.display());
                 }
-                anyhow::bail!("{} of {} files failed; nothing from those files was stored", report.failures.len(), report.files)
+                anyhow::bail!(
+                    "{} of {} files failed; nothing from those files was stored",
+                    report.failures.len(),
+                    report.files
+                )
             }
         }
         Command::Bench(args) => crate::bench::run(args).await,

@@ -57,7 +57,9 @@ pub fn parse_fhir_time(value: &str) -> Option<i64> {
         10 => format!("{value}T00:00:00Z"),
         _ => return None,
     };
-    OffsetDateTime::parse(&padded, &Rfc3339).ok().map(|t| (t.unix_timestamp_nanos() / 1_000) as i64)
+    OffsetDateTime::parse(&padded, &Rfc3339)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000) as i64)
 }
 
 #[cfg(test)]

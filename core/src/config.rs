@@ -75,7 +75,10 @@ impl Default for DatabaseConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: "json".into(), filter: "info".into() }
+        LogConfig {
+            format: "json".into(),
+            filter: "info".into(),
+        }
     }
 }
 
@@ -85,7 +88,9 @@ impl Config {
     pub fn load(file: Option<&Path>) -> Result<Config> {
         let mut config = match file {
             Some(path) => Self::from_file(path)?,
-            None if Path::new("tessera.yaml").exists() => Self::from_file(Path::new("tessera.yaml"))?,
+            None if Path::new("tessera.yaml").exists() => {
+                Self::from_file(Path::new("tessera.yaml"))?
+            }
             None => Config::default(),
         };
         config.apply_env(|key| std::env::var(key).ok())?;
@@ -96,14 +101,19 @@ impl Config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
         serde_yaml::from_str(&text).with_context(|| {
-            format!("config file {} is not valid (see docs/admin-guide.md for the keys)", path.display())
+            format!(
+                "config file {} is not valid (see docs/admin-guide.md for the keys)",
+                path.display()
+            )
         })
     }
 
     /// Overrides settings from environment variables; `lookup` is injectable for tests.
     pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<()> {
         if let Some(v) = lookup("TESSERA_LISTEN") {
-            self.listen = v.parse().with_context(|| format!("TESSERA_LISTEN={v} is not host:port"))?;
+            self.listen = v
+                .parse()
+                .with_context(|| format!("TESSERA_LISTEN={v} is not host:port"))?;
         }
         if let Some(v) = lookup("TESSERA_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
@@ -112,8 +122,9 @@ impl Config {
             self.base_url = Some(v.trim_end_matches('/').to_string());
         }
         if let Some(v) = lookup("TESSERA_MAX_BODY_BYTES") {
-            self.max_body_bytes =
-                v.parse().with_context(|| format!("TESSERA_MAX_BODY_BYTES={v} is not a number"))?;
+            self.max_body_bytes = v
+                .parse()
+                .with_context(|| format!("TESSERA_MAX_BODY_BYTES={v} is not a number"))?;
         }
         if let Some(v) = lookup("TESSERA_DATABASE_URL") {
             self.database.url = Some(v).filter(|v| !v.is_empty());

@@ -41,7 +41,13 @@ pub fn files_to_import(path: &Path) -> Result<Vec<PathBuf>> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         // Every visible file: skipping by extension would silently drop data whose name is
         // odd (one Synthea file ends in `.json"`); a file that is not JSON is reported instead.
-        .filter(|p| p.is_file() && !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+        .filter(|p| {
+            p.is_file()
+                && !p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+        })
         .collect();
     let shared_first = |p: &PathBuf| {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -60,19 +66,47 @@ pub fn files_to_import(path: &Path) -> Result<Vec<PathBuf>> {
 
 /// Loads every file into `tenant`. A transaction Bundle commits whole or not at all; a failed
 /// file is reported and the import goes on with the next one.
-pub async fn import(state: &AppState, tenant: &str, path: &Path, show_progress: bool) -> Result<ImportReport> {
+pub async fn import(
+    state: &AppState,
+    tenant: &str,
+    path: &Path,
+    show_progress: bool,
+) -> Result<ImportReport> {
     if !state.tenants.exists(tenant).await? {
         bail!("tenant {tenant:?} does not exist; create it with `tessera tenant create {tenant}`");
     }
     let files = files_to_import(path)?;
-    let total_bytes: u64 = files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
-    let bar = if show_progress { ProgressBar::new(total_bytes) } else { ProgressBar::hidden() };
+    let total_bytes: u64 = files
+        .iter()
+        .filter_map(|f| f.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = if show_progress {
+        ProgressBar::new(total_bytes)
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+        )
+        .expect("valid template"),
     );
-    let base = format!("{}/t/{tenant}/fhir", state.config.base_url.clone().unwrap_or_else(|| "http://localhost".into()));
-    let processor = BundleProcessor { engine: &state.engine, db: &state.db, tenant, base: &base, prefer: Return::Minimal };
+    let base = format!(
+        "{}/t/{tenant}/fhir",
+        state
+            .config
+            .base_url
+            .clone()
+            .unwrap_or_else(|| "http://localhost".into())
+    );
+    let processor = BundleProcessor {
+        engine: &state.engine,
+        db: &state.db,
+        tenant,
+        base: &base,
+        prefer: Return::Minimal,
+    };
 
     let started = Instant::now();
     let mut report = ImportReport::default();
@@ -95,22 +129,42 @@ pub async fn import(state: &AppState, tenant: &str, path: &Path, show_progress: 
     Ok(report)
 }
 
-async fn import_file(processor: &BundleProcessor<'_>, state: &AppState, tenant: &str, file: &Path) -> Result<usize> {
-    let text = tokio::fs::read(file).await.with_context(|| format!("cannot read {}", file.display()))?;
+async fn import_file(
+    processor: &BundleProcessor<'_>,
+    state: &AppState,
+    tenant: &str,
+    file: &Path,
+) -> Result<usize> {
+    let text = tokio::fs::read(file)
+        .await
+        .with_context(|| format!("cannot read {}", file.display()))?;
     let value: Value = serde_json::from_slice(&text).context("not valid JSON")?;
     match value["resourceType"].as_str() {
         Some("Bundle") if matches!(value["type"].as_str(), Some("transaction" | "batch")) => {
             let kind = value["type"].as_str().unwrap_or_default().to_string();
-            let response = processor.process(value).await.map_err(|e| anyhow::anyhow!(e.message()))?;
+            let response = processor
+                .process(value)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message()))?;
             let entries = response["entry"].as_array().cloned().unwrap_or_default();
             let failed: Vec<String> = entries
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| !e["response"]["status"].as_str().unwrap_or("").starts_with('2'))
+                .filter(|(_, e)| {
+                    !e["response"]["status"]
+                        .as_str()
+                        .unwrap_or("")
+                        .starts_with('2')
+                })
                 .map(|(i, e)| format!("entry {i}: {}", e["response"]["status"]))
                 .collect();
             if kind == "batch" && !failed.is_empty() {
-                bail!("{} of {} batch entries failed: {}", failed.len(), entries.len(), failed.join(", "));
+                bail!(
+                    "{} of {} batch entries failed: {}",
+                    failed.len(),
+                    entries.len(),
+                    failed.join(", ")
+                );
             }
             Ok(entries.len())
         }
@@ -120,7 +174,11 @@ async fn import_file(processor: &BundleProcessor<'_>, state: &AppState, tenant: 
             let ty = ty.to_string();
             let id = value["id"].as_str().map(str::to_string);
             in_tenant_tx!(state.db, tenant, Access::Write, |tx| match &id {
-                Some(id) => state.engine.update(&mut tx, &ty, id, value.clone(), None).await,
+                Some(id) =>
+                    state
+                        .engine
+                        .update(&mut tx, &ty, id, value.clone(), None)
+                        .await,
                 None => state.engine.create(&mut tx, &ty, value.clone(), None).await,
             })
             .map_err(|e| anyhow::anyhow!(e.message()))?;

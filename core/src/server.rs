@@ -19,7 +19,9 @@ fn metrics_handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             PrometheusBuilder::new()
-                .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0])
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+                ])
                 .expect("valid buckets")
                 .install_recorder()
                 .expect("metrics recorder installs once")
@@ -30,7 +32,9 @@ fn metrics_handle() -> PrometheusHandle {
 /// The R4 schema is large to compile; every server in the process shares one.
 pub fn shared_schema() -> Arc<SchemaValidator> {
     static SCHEMA: OnceLock<Arc<SchemaValidator>> = OnceLock::new();
-    SCHEMA.get_or_init(|| Arc::new(SchemaValidator::load())).clone()
+    SCHEMA
+        .get_or_init(|| Arc::new(SchemaValidator::load()))
+        .clone()
 }
 
 pub async fn app_state(config: Config) -> Result<AppState> {
@@ -65,7 +69,10 @@ impl RunningServer {
 /// Binds and serves in the background (used by `serve`, tests and `bench`).
 pub async fn start(config: Config) -> Result<RunningServer> {
     let listener = TcpListener::bind(config.listen).await.with_context(|| {
-        format!("cannot listen on {}; is another server using it? Set TESSERA_LISTEN", config.listen)
+        format!(
+            "cannot listen on {}; is another server using it? Set TESSERA_LISTEN",
+            config.listen
+        )
     })?;
     let addr = listener.local_addr()?;
     let state = app_state(config).await?;
@@ -78,7 +85,12 @@ pub async fn start(config: Config) -> Result<RunningServer> {
             })
             .await
     });
-    Ok(RunningServer { addr, state, shutdown: tx, task })
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown: tx,
+        task,
+    })
 }
 
 /// `tessera serve`: runs until SIGINT or SIGTERM, then finishes in-flight requests.
@@ -98,7 +110,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

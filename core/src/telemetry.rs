@@ -6,6 +6,12 @@ use crate::config::LogConfig;
 
 pub fn init(config: &LogConfig) {
     let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if config.format == "pretty" { builder.try_init() } else { builder.json().try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.format == "pretty" {
+        builder.try_init()
+    } else {
+        builder.json().try_init()
+    };
 }

@@ -28,9 +28,15 @@ pub enum TenantError {
 
 pub fn validate_slug(slug: &str) -> Result<(), TenantError> {
     let ok = (2..=63).contains(&slug.len())
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-');
-    if ok { Ok(()) } else { Err(TenantError::InvalidSlug(slug.to_string())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(TenantError::InvalidSlug(slug.to_string()))
+    }
 }
 
 /// Tenant lookups sit on every request, so known tenants are cached; tenants are never
@@ -42,7 +48,10 @@ pub struct Tenants {
 
 impl Tenants {
     pub fn new(db: Database) -> Tenants {
-        Tenants { db, known: RwLock::new(HashSet::new()) }
+        Tenants {
+            db,
+            known: RwLock::new(HashSet::new()),
+        }
     }
 
     pub async fn create(&self, slug: &str, name: Option<&str>) -> Result<Tenant, TenantError> {
@@ -62,8 +71,15 @@ impl Tenants {
             return Err(TenantError::Exists(slug.to_string()));
         }
         tx.commit().await?;
-        self.known.write().expect("tenant cache lock").insert(slug.to_string());
-        Ok(Tenant { id: slug.into(), name: name.into(), created_at: clock::format_instant(created) })
+        self.known
+            .write()
+            .expect("tenant cache lock")
+            .insert(slug.to_string());
+        Ok(Tenant {
+            id: slug.into(),
+            name: name.into(),
+            created_at: clock::format_instant(created),
+        })
     }
 
     pub async fn list(&self) -> Result<Vec<Tenant>, sqlx::Error> {
@@ -73,7 +89,11 @@ impl Tenants {
                 .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, name, created)| Tenant { id, name, created_at: clock::format_instant(created) })
+            .map(|(id, name, created)| Tenant {
+                id,
+                name,
+                created_at: clock::format_instant(created),
+            })
             .collect())
     }
 
@@ -86,7 +106,10 @@ impl Tenants {
             .fetch_optional(self.db.reader())
             .await?;
         if found.is_some() {
-            self.known.write().expect("tenant cache lock").insert(slug.to_string());
+            self.known
+                .write()
+                .expect("tenant cache lock")
+                .insert(slug.to_string());
         }
         Ok(found.is_some())
     }

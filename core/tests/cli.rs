@@ -5,21 +5,31 @@ use std::time::Duration;
 
 fn tessera(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    cmd.current_dir(dir).env_remove("TESSERA_DATABASE_URL").env("TESSERA_LOG", "warn");
+    cmd.current_dir(dir)
+        .env_remove("TESSERA_DATABASE_URL")
+        .env("TESSERA_LOG", "warn");
     cmd
 }
 
 fn run(cmd: &mut Command) -> (bool, String, String) {
     let out = cmd.output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]
 fn tenants_import_and_serve_on_the_embedded_default() {
     let dir = tempfile::tempdir().unwrap();
-    let (ok, out, _) = run(tessera(dir.path()).args(["tenant", "create", "clinic-a", "--name", "Clinic A"]));
+    let (ok, out, _) =
+        run(tessera(dir.path()).args(["tenant", "create", "clinic-a", "--name", "Clinic A"]));
     assert!(ok && out.contains("clinic-a"), "{out}");
-    assert!(dir.path().join("data/tessera.db").exists(), "SQLite lives under ./data by default");
+    assert!(
+        dir.path().join("data/tessera.db").exists(),
+        "SQLite lives under ./data by default"
+    );
     let (ok, _, err) = run(tessera(dir.path()).args(["tenant", "create", "clinic-a"]));
     assert!(!ok && err.contains("already exists"), "{err}");
     let (ok, _, err) = run(tessera(dir.path()).args(["tenant", "create", "Bad Slug"]));
@@ -30,21 +40,41 @@ fn tenants_import_and_serve_on_the_embedded_default() {
     assert!(ok && out.contains("sqlite"), "{out}");
 
     // Import: one good bundle, one broken file; the broken one is reported and stores nothing.
-    let synthea = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/synthea");
+    let synthea =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/synthea");
     let input = dir.path().join("in");
     std::fs::create_dir(&input).unwrap();
-    std::fs::copy(synthea.join("hospitalInformation1559319163815.json"), input.join("hospitalInformation1.json")).unwrap();
+    std::fs::copy(
+        synthea.join("hospitalInformation1559319163815.json"),
+        input.join("hospitalInformation1.json"),
+    )
+    .unwrap();
     std::fs::write(input.join("broken.json"), r#"{"resourceType": "Bundle", "type": "transaction", "entry": [{"request": {"method": "POST", "url": "Patient"}, "resource": {"resourceType": "Patient", "gender": "robot"}}]}"#).unwrap();
-    let (ok, out, err) = run(tessera(dir.path()).args(["import"]).arg(&input).args(["--tenant", "clinic-a"]));
+    let (ok, out, err) = run(tessera(dir.path())
+        .args(["import"])
+        .arg(&input)
+        .args(["--tenant", "clinic-a"]));
     assert!(!ok, "an import with a failed file exits non-zero");
     assert!(out.contains("imported 102 resources from 2 files"), "{out}");
-    assert!(err.contains("broken.json") && err.contains("1 of 2 files failed"), "{err}");
-    let (ok, _, err) = run(tessera(dir.path()).args(["import"]).arg(&input).args(["--tenant", "nobody"]));
+    assert!(
+        err.contains("broken.json") && err.contains("1 of 2 files failed"),
+        "{err}"
+    );
+    let (ok, _, err) = run(tessera(dir.path())
+        .args(["import"])
+        .arg(&input)
+        .args(["--tenant", "nobody"]));
     assert!(!ok && err.contains("tessera tenant create nobody"), "{err}");
 
     // Serve from the same directory: the imported data is there; SIGTERM stops it cleanly.
     let port = free_port();
-    let mut server = tessera(dir.path()).arg("serve").env("TESSERA_LOG", "info").env("TESSERA_LISTEN", format!("127.0.0.1:{port}")).stderr(Stdio::piped()).spawn().unwrap();
+    let mut server = tessera(dir.path())
+        .arg("serve")
+        .env("TESSERA_LOG", "info")
+        .env("TESSERA_LISTEN", format!("127.0.0.1:{port}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let url = format!("http://127.0.0.1:{port}/t/clinic-a/fhir/Organization/_history?_count=1000");
     let mut body = String::new();
     for _ in 0..100 {
@@ -56,7 +86,10 @@ fn tenants_import_and_serve_on_the_embedded_default() {
     }
     let history: serde_json::Value = serde_json::from_str(&body).expect("server answered");
     assert_eq!(history["entry"].as_array().unwrap().len(), 102);
-    let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let exit = server.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0");
@@ -66,13 +99,20 @@ fn tenants_import_and_serve_on_the_embedded_default() {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A tiny blocking GET so this test needs no async runtime.
 mod reqwest {
     pub fn blocking_get(url: &str) -> Result<String, ()> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let r = ::reqwest::get(url).await.map_err(|_| ())?;
             r.text().await.map_err(|_| ())

@@ -28,22 +28,43 @@ async fn loads_every_bundle(s: &TestServer) {
         let bundle: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
         let entries = bundle["entry"].as_array().unwrap().clone();
         for e in &entries {
-            *expected.entry(e["resource"]["resourceType"].as_str().unwrap().to_string()).or_default() += 1;
+            *expected
+                .entry(e["resource"]["resourceType"].as_str().unwrap().to_string())
+                .or_default() += 1;
         }
         let reply = s.post(&base, &bundle).await;
-        assert_eq!(reply.status.as_u16(), 200, "{}: {}", file.display(), reply.body);
+        assert_eq!(
+            reply.status.as_u16(),
+            200,
+            "{}: {}",
+            file.display(),
+            reply.body
+        );
         let results = reply.body["entry"].as_array().unwrap();
         assert_eq!(results.len(), entries.len());
         for (request, result) in entries.iter().zip(results) {
-            assert_eq!(result["response"]["status"], "201 Created", "{}", file.display());
-            if request["resource"]["resourceType"] == "Observation" && observation_locations.len() < 50 {
-                observation_locations.push(result["response"]["location"].as_str().unwrap().to_string());
+            assert_eq!(
+                result["response"]["status"],
+                "201 Created",
+                "{}",
+                file.display()
+            );
+            if request["resource"]["resourceType"] == "Observation"
+                && observation_locations.len() < 50
+            {
+                observation_locations
+                    .push(result["response"]["location"].as_str().unwrap().to_string());
             }
         }
     }
 
     // Stored counts per type, straight from the database, equal the files' counts.
-    let mut tx = s.state().db.tenant_tx("synthea", Access::Read).await.unwrap();
+    let mut tx = s
+        .state()
+        .db
+        .tenant_tx("synthea", Access::Read)
+        .await
+        .unwrap();
     let rows: Vec<(String, i64)> = sqlx::query_as("SELECT resource_type, count(*) FROM resources WHERE tenant_id = $1 AND deleted = 0 GROUP BY resource_type")
         .bind("synthea")
         .fetch_all(tx.conn())
@@ -52,7 +73,11 @@ async fn loads_every_bundle(s: &TestServer) {
     drop(tx);
     let stored: BTreeMap<String, i64> = rows.into_iter().collect();
     assert_eq!(stored, expected);
-    assert_eq!(expected.values().sum::<i64>(), 18_774, "all 64 files, including the one named `...json\"`");
+    assert_eq!(
+        expected.values().sum::<i64>(),
+        18_774,
+        "all 64 files, including the one named `...json\"`"
+    );
 
     // urn:uuid references inside a bundle became real ones that resolve.
     for location in observation_locations {

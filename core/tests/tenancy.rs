@@ -14,26 +14,53 @@ async fn cross_tenant_access(s: &TestServer) {
     let alpha = s.fhir("alpha");
     let beta = s.fhir("beta");
     let secret = json!({"resourceType": "Patient", "name": [{"family": "AlphaOnly"}], "identifier": [{"system": "s", "value": "A1"}]});
-    let created = s.post(&format!("{alpha}/Patient"), &secret).await.expect(201);
+    let created = s
+        .post(&format!("{alpha}/Patient"), &secret)
+        .await
+        .expect(201);
     let id = created.location_id();
 
     // Read, vread, history, patch and delete through the other tenant: 404, nothing revealed.
-    for url in [format!("{beta}/Patient/{id}"), format!("{beta}/Patient/{id}/_history/1"), format!("{beta}/Patient/{id}/_history")] {
+    for url in [
+        format!("{beta}/Patient/{id}"),
+        format!("{beta}/Patient/{id}/_history/1"),
+        format!("{beta}/Patient/{id}/_history"),
+    ] {
         let reply = s.get(&url).await.expect(404);
         assert!(!reply.body.to_string().contains("AlphaOnly"));
     }
     let patch = json!([{"op": "replace", "path": "/name/0/family", "value": "Hacked"}]);
-    s.request(reqwest::Method::PATCH, &format!("{beta}/Patient/{id}"), Some(&patch), &[]).await.expect(404);
+    s.request(
+        reqwest::Method::PATCH,
+        &format!("{beta}/Patient/{id}"),
+        Some(&patch),
+        &[],
+    )
+    .await
+    .expect(404);
     s.delete(&format!("{beta}/Patient/{id}")).await.expect(404);
-    s.delete(&format!("{beta}/Patient?identifier=s|A1")).await.expect(200);
-    let search = s.get(&format!("{beta}/Patient?identifier=s|A1")).await.expect(200);
+    s.delete(&format!("{beta}/Patient?identifier=s|A1"))
+        .await
+        .expect(200);
+    let search = s
+        .get(&format!("{beta}/Patient?identifier=s|A1"))
+        .await
+        .expect(200);
     assert_eq!(search.body["total"], 0);
     let history = s.get(&format!("{beta}/_history")).await.expect(200);
-    assert!(history.body.get("entry").is_none_or(|e| e.as_array().unwrap().is_empty()));
+    assert!(history
+        .body
+        .get("entry")
+        .is_none_or(|e| e.as_array().unwrap().is_empty()));
 
     // PUT to that id from the other tenant creates that tenant's own resource (ids are
     // per-tenant); alpha's resource is untouched.
-    s.put(&format!("{beta}/Patient/{id}"), &json!({"resourceType": "Patient", "id": id, "name": [{"family": "Beta"}]})).await.expect(201);
+    s.put(
+        &format!("{beta}/Patient/{id}"),
+        &json!({"resourceType": "Patient", "id": id, "name": [{"family": "Beta"}]}),
+    )
+    .await
+    .expect(201);
     let still = s.get(&format!("{alpha}/Patient/{id}")).await.expect(200);
     assert_eq!(still.body, created.body);
 
@@ -54,17 +81,28 @@ async fn postgres_row_level_security_confines_unfiltered_queries() {
     s.tenant("beta").await;
     for (tenant, n) in [("alpha", 3), ("beta", 2)] {
         for _ in 0..n {
-            s.post(&format!("{}/Patient", s.fhir(tenant)), &json!({"resourceType": "Patient"})).await.expect(201);
+            s.post(
+                &format!("{}/Patient", s.fhir(tenant)),
+                &json!({"resourceType": "Patient"}),
+            )
+            .await
+            .expect(201);
         }
     }
     let db = &s.state().db;
 
     // A query with no tenant filter at all, inside alpha's transaction.
     let mut tx = db.tenant_tx("alpha", Access::Read).await.unwrap();
-    let rows = sqlx::query("SELECT tenant_id FROM resources").fetch_all(tx.conn()).await.unwrap();
+    let rows = sqlx::query("SELECT tenant_id FROM resources")
+        .fetch_all(tx.conn())
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 3);
     assert!(rows.iter().all(|r| r.get::<String, _>(0) == "alpha"));
-    let history: i64 = sqlx::query_scalar("SELECT count(*) FROM resource_history").fetch_one(tx.conn()).await.unwrap();
+    let history: i64 = sqlx::query_scalar("SELECT count(*) FROM resource_history")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
     assert_eq!(history, 3);
     drop(tx);
 
@@ -77,7 +115,10 @@ async fn postgres_row_level_security_confines_unfiltered_queries() {
     drop(tx);
 
     // Without a tenant set, the server's role sees nothing.
-    let none: i64 = sqlx::query_scalar("SELECT count(*) FROM resources").fetch_one(db.reader()).await.unwrap();
+    let none: i64 = sqlx::query_scalar("SELECT count(*) FROM resources")
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
     assert_eq!(none, 0);
 
     // The role is neither owner nor superuser, and cannot switch RLS off.
@@ -86,11 +127,15 @@ async fn postgres_row_level_security_confines_unfiltered_queries() {
         .fetch_one(&mut *conn)
         .await
         .unwrap();
-    let (user, superuser, bypass, owner): (String, bool, bool, String) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (user, superuser, bypass, owner): (String, bool, bool, String) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
     assert_eq!(user, "tessera_app");
     assert!(!superuser && !bypass);
     assert_ne!(owner, user);
-    assert!(conn.execute("ALTER TABLE resources DISABLE ROW LEVEL SECURITY").await.is_err());
+    assert!(conn
+        .execute("ALTER TABLE resources DISABLE ROW LEVEL SECURITY")
+        .await
+        .is_err());
     drop(conn);
 
     // The same unfiltered query as the owner sees both tenants: the policy, not the query, isolates.
@@ -98,7 +143,10 @@ async fn postgres_row_level_security_confines_unfiltered_queries() {
     url.set_username("postgres").unwrap();
     let mut owner_conn = sqlx::PgConnection::connect(url.as_str()).await.unwrap();
     owner_conn.execute("SET row_security = off").await.unwrap();
-    let all: i64 = sqlx::query_scalar("SELECT count(*) FROM resources").fetch_one(&mut owner_conn).await.unwrap();
+    let all: i64 = sqlx::query_scalar("SELECT count(*) FROM resources")
+        .fetch_one(&mut owner_conn)
+        .await
+        .unwrap();
     assert_eq!(all, 5);
     owner_conn.close().await.unwrap();
     s.stop().await;

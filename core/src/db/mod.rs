@@ -85,7 +85,11 @@ impl Database {
                 .execute(&mut *tx)
                 .await?;
         }
-        Ok(TenantTx { tx, tenant: tenant.to_string(), backend: self.backend })
+        Ok(TenantTx {
+            tx,
+            tenant: tenant.to_string(),
+            backend: self.backend,
+        })
     }
 
     /// A transaction for server-wide tables (the tenant registry), bound to no tenant.
@@ -149,8 +153,10 @@ impl TenantTx {
 pub fn is_write_conflict(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Database(db) => {
-            matches!(db.code().as_deref(), Some("23505") | Some("40001") | Some("40P01"))
-                || db.message().contains("UNIQUE constraint failed")
+            matches!(
+                db.code().as_deref(),
+                Some("23505") | Some("40001") | Some("40P01")
+            ) || db.message().contains("UNIQUE constraint failed")
                 || db.message().contains("database is locked")
         }
         _ => false,

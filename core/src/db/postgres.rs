@@ -16,9 +16,15 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgre
 
 pub(super) async fn open(owner_url: &str, config: &DatabaseConfig) -> Result<Database> {
     let owner = PgPool::connect(owner_url).await.with_context(|| {
-        format!("cannot connect to PostgreSQL at {}; is it running and is the URL right?", redact(owner_url))
+        format!(
+            "cannot connect to PostgreSQL at {}; is it running and is the URL right?",
+            redact(owner_url)
+        )
     })?;
-    MIGRATOR.run(&owner).await.context("applying PostgreSQL migrations")?;
+    MIGRATOR
+        .run(&owner)
+        .await
+        .context("applying PostgreSQL migrations")?;
     ensure_app_role(&owner, config).await?;
     owner.close().await;
 
@@ -34,7 +40,11 @@ pub(super) async fn open(owner_url: &str, config: &DatabaseConfig) -> Result<Dat
                 config.app_role
             )
         })?;
-    Ok(Database { backend: Backend::Postgres, reader: pool.clone(), writer: pool })
+    Ok(Database {
+        backend: Backend::Postgres,
+        reader: pool.clone(),
+        writer: pool,
+    })
 }
 
 /// Creates the application role if needed and grants it data access (never ownership).
@@ -46,12 +56,15 @@ async fn ensure_app_role(owner: &PgPool, config: &DatabaseConfig) -> Result<()> 
         "database.app_role must be letters, digits and underscores, not {role:?}"
     );
     let mut conn = owner.acquire().await?;
-    sqlx::query("SELECT pg_advisory_lock(7465737365726101)").execute(&mut *conn).await?;
+    sqlx::query("SELECT pg_advisory_lock(7465737365726101)")
+        .execute(&mut *conn)
+        .await?;
     let result = async {
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-            .bind(role)
-            .fetch_one(&mut *conn)
-            .await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+                .bind(role)
+                .fetch_one(&mut *conn)
+                .await?;
         if !exists {
             sqlx::query(&format!("CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS"))
                 .execute(&mut *conn)
@@ -60,11 +73,15 @@ async fn ensure_app_role(owner: &PgPool, config: &DatabaseConfig) -> Result<()> 
         if let Some(password) = &config.app_password {
             // Passwords cannot be bound as parameters in ALTER ROLE; quote as a literal.
             let literal = password.replace('\'', "''");
-            sqlx::query(&format!("ALTER ROLE {role} PASSWORD '{literal}'")).execute(&mut *conn).await?;
+            sqlx::query(&format!("ALTER ROLE {role} PASSWORD '{literal}'"))
+                .execute(&mut *conn)
+                .await?;
         }
         for grant in [
             format!("GRANT USAGE ON SCHEMA public TO {role}"),
-            format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
+            format!(
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+            ),
             format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
             format!("REVOKE ALL ON _sqlx_migrations FROM {role}"),
         ] {
@@ -73,14 +90,17 @@ async fn ensure_app_role(owner: &PgPool, config: &DatabaseConfig) -> Result<()> 
         anyhow::Ok(())
     }
     .await;
-    sqlx::query("SELECT pg_advisory_unlock(7465737365726101)").execute(&mut *conn).await?;
+    sqlx::query("SELECT pg_advisory_unlock(7465737365726101)")
+        .execute(&mut *conn)
+        .await?;
     result.context("preparing the PostgreSQL application role")
 }
 
 /// The owner URL with the application role's credentials in place of the owner's.
 fn app_role_url(owner_url: &str, config: &DatabaseConfig) -> Result<String> {
     let mut url = Url::parse(owner_url).context("TESSERA_DATABASE_URL is not a valid URL")?;
-    url.set_username(&config.app_role).map_err(|_| anyhow::anyhow!("cannot set role in URL"))?;
+    url.set_username(&config.app_role)
+        .map_err(|_| anyhow::anyhow!("cannot set role in URL"))?;
     url.set_password(config.app_password.as_deref())
         .map_err(|_| anyhow::anyhow!("cannot set password in URL"))?;
     Ok(url.to_string())
@@ -105,8 +125,12 @@ mod tests {
 
     #[test]
     fn app_url_swaps_credentials_and_keeps_database() {
-        let config = DatabaseConfig { app_password: Some("s3cret".into()), ..Default::default() };
-        let url = app_role_url("postgres://postgres:owner@127.0.0.1:5432/tessera", &config).unwrap();
+        let config = DatabaseConfig {
+            app_password: Some("s3cret".into()),
+            ..Default::default()
+        };
+        let url =
+            app_role_url("postgres://postgres:owner@127.0.0.1:5432/tessera", &config).unwrap();
         assert_eq!(url, "postgres://tessera_app:s3cret@127.0.0.1:5432/tessera");
     }
 

@@ -20,7 +20,9 @@ pub(super) async fn open(path: &Path, config: &DatabaseConfig) -> Result<Databas
     }
     let synchronous = match config.sqlite_synchronous.to_ascii_uppercase().as_str() {
         s @ ("FULL" | "NORMAL" | "EXTRA") => s.to_string(),
-        other => anyhow::bail!("database.sqlite_synchronous must be FULL, NORMAL or EXTRA, not {other}"),
+        other => {
+            anyhow::bail!("database.sqlite_synchronous must be FULL, NORMAL or EXTRA, not {other}")
+        }
     };
 
     // Migrate with a native connection; WAL mode is persistent in the file once set.
@@ -31,7 +33,10 @@ pub(super) async fn open(path: &Path, config: &DatabaseConfig) -> Result<Databas
     let pool = SqlitePool::connect_with(native)
         .await
         .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
-    MIGRATOR.run(&pool).await.context("applying SQLite migrations")?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("applying SQLite migrations")?;
     pool.close().await;
 
     let url = format!("sqlite://{}", path.display());
@@ -53,5 +58,9 @@ pub(super) async fn open(path: &Path, config: &DatabaseConfig) -> Result<Databas
     };
     let writer = connect(1).await?;
     let reader = connect(config.max_connections.max(2)).await?;
-    Ok(Database { backend: Backend::Sqlite, reader, writer })
+    Ok(Database {
+        backend: Backend::Sqlite,
+        reader,
+        writer,
+    })
 }

@@ -57,16 +57,35 @@ pub struct EntryResult {
 
 impl EntryResult {
     fn written(w: Written) -> EntryResult {
-        let status = if w.created { StatusCode::CREATED } else { StatusCode::OK };
-        EntryResult { status, stored: Some(w.stored), body: None, is_read: false }
+        let status = if w.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        EntryResult {
+            status,
+            stored: Some(w.stored),
+            body: None,
+            is_read: false,
+        }
     }
 
     fn read(stored: Stored) -> EntryResult {
-        EntryResult { status: StatusCode::OK, stored: Some(stored), body: None, is_read: true }
+        EntryResult {
+            status: StatusCode::OK,
+            stored: Some(stored),
+            body: None,
+            is_read: true,
+        }
     }
 
     fn empty(status: StatusCode, body: Option<Value>) -> EntryResult {
-        EntryResult { status, stored: None, body, is_read: false }
+        EntryResult {
+            status,
+            stored: None,
+            body,
+            is_read: false,
+        }
     }
 }
 
@@ -90,7 +109,9 @@ pub struct BundleProcessor<'a> {
 impl BundleProcessor<'_> {
     pub async fn process(&self, bundle: Value) -> FhirResult<Value> {
         if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
-            return Err(FhirError::invalid("POST to the FHIR base takes a Bundle of type batch or transaction"));
+            return Err(FhirError::invalid(
+                "POST to the FHIR base takes a Bundle of type batch or transaction",
+            ));
         }
         let kind = bundle["type"].as_str().unwrap_or_default().to_string();
         let entries = self.parse_entries(&bundle)?;
@@ -99,7 +120,11 @@ impl BundleProcessor<'_> {
             "batch" => Ok(self.batch(entries).await),
             other => Err(FhirError::new(
                 StatusCode::BAD_REQUEST,
-                Issue::error("invalid", format!("Bundle.type {other:?} cannot be processed; use batch or transaction")).at("Bundle.type"),
+                Issue::error(
+                    "invalid",
+                    format!("Bundle.type {other:?} cannot be processed; use batch or transaction"),
+                )
+                .at("Bundle.type"),
             )),
         }
     }
@@ -108,15 +133,31 @@ impl BundleProcessor<'_> {
         let list = match &bundle["entry"] {
             Value::Null => return Ok(Vec::new()),
             Value::Array(list) => list,
-            _ => return Err(FhirError::new(StatusCode::BAD_REQUEST, Issue::error("structure", "Bundle.entry must be an array").at("Bundle.entry"))),
+            _ => {
+                return Err(FhirError::new(
+                    StatusCode::BAD_REQUEST,
+                    Issue::error("structure", "Bundle.entry must be an array").at("Bundle.entry"),
+                ))
+            }
         };
-        list.iter().enumerate().map(|(index, raw)| self.parse_entry(index, raw)).collect()
+        list.iter()
+            .enumerate()
+            .map(|(index, raw)| self.parse_entry(index, raw))
+            .collect()
     }
 
     fn parse_entry(&self, index: usize, raw: &Value) -> FhirResult<Entry> {
         let at = |field: &str| format!("Bundle.entry[{index}].{field}");
-        let bad = |field: &str, msg: String| FhirError::new(StatusCode::BAD_REQUEST, Issue::error("invalid", msg).at(at(field)));
-        let request = raw.get("request").filter(|r| r.is_object()).ok_or_else(|| bad("request", format!("entry {index} has no request")))?;
+        let bad = |field: &str, msg: String| {
+            FhirError::new(
+                StatusCode::BAD_REQUEST,
+                Issue::error("invalid", msg).at(at(field)),
+            )
+        };
+        let request = raw
+            .get("request")
+            .filter(|r| r.is_object())
+            .ok_or_else(|| bad("request", format!("entry {index} has no request")))?;
         let method = match request["method"].as_str() {
             Some("GET") => Method::Get,
             Some("HEAD") => Method::Head,
@@ -126,15 +167,25 @@ impl BundleProcessor<'_> {
             Some("DELETE") => Method::Delete,
             other => return Err(bad("request.method", format!("entry {index}: request.method {other:?} is not GET, HEAD, POST, PUT, PATCH or DELETE"))),
         };
-        let url = request["url"].as_str().ok_or_else(|| bad("request.url", format!("entry {index} has no request.url")))?;
-        let relative = self.relative_url(url).ok_or_else(|| bad("request.url", format!("entry {index}: request.url {url:?} is not on this server")))?;
+        let url = request["url"]
+            .as_str()
+            .ok_or_else(|| bad("request.url", format!("entry {index} has no request.url")))?;
+        let relative = self.relative_url(url).ok_or_else(|| {
+            bad(
+                "request.url",
+                format!("entry {index}: request.url {url:?} is not on this server"),
+            )
+        })?;
         let (path, query) = match relative.split_once('?') {
             Some((p, q)) => (p.trim_matches('/').to_string(), Some(q.to_string())),
             None => (relative.trim_matches('/').to_string(), None),
         };
         let resource = raw.get("resource").cloned();
         if matches!(method, Method::Post | Method::Put | Method::Patch) && resource.is_none() {
-            return Err(bad("resource", format!("entry {index}: a {method:?} needs a resource")));
+            return Err(bad(
+                "resource",
+                format!("entry {index}: a {method:?} needs a resource"),
+            ));
         }
         Ok(Entry {
             index,
@@ -169,7 +220,11 @@ impl BundleProcessor<'_> {
         Ok(self.response_bundle("transaction-response", results))
     }
 
-    async fn run_transaction(&self, tx: &mut TenantTx, mut entries: Vec<Entry>) -> FhirResult<Vec<(usize, EntryResult)>> {
+    async fn run_transaction(
+        &self,
+        tx: &mut TenantTx,
+        mut entries: Vec<Entry>,
+    ) -> FhirResult<Vec<(usize, EntryResult)>> {
         let mut results: Vec<(usize, EntryResult)> = Vec::with_capacity(entries.len());
         // 1. Decide every new resource's identity, so references to it can be rewritten.
         let mut rewrites: HashMap<String, String> = HashMap::new();
@@ -179,7 +234,9 @@ impl BundleProcessor<'_> {
             match entry.method {
                 Method::Post => {
                     let ty = entry.path.clone();
-                    self.engine.check_type(&ty).map_err(|e| e.within(&format!("{prefix}.request.url")))?;
+                    self.engine
+                        .check_type(&ty)
+                        .map_err(|e| e.within(&format!("{prefix}.request.url")))?;
                     let mut id = uuid::Uuid::new_v4().to_string();
                     if let Some(query) = &entry.if_none_exist {
                         let found = Criteria::parse(&ty, query.trim_start_matches('?'))
@@ -190,10 +247,17 @@ impl BundleProcessor<'_> {
                             [] => {}
                             [one] => {
                                 id = one.clone();
-                                let stored = super::store::current(tx, &ty, one, false).await?.expect("matched");
+                                let stored = super::store::current(tx, &ty, one, false)
+                                    .await?
+                                    .expect("matched");
                                 existing.insert(entry.index, stored);
                             }
-                            _ => return Err(FhirError::precondition_failed(format!("ifNoneExist {query:?} matches more than one {ty}")).within(&prefix)),
+                            _ => {
+                                return Err(FhirError::precondition_failed(format!(
+                                    "ifNoneExist {query:?} matches more than one {ty}"
+                                ))
+                                .within(&prefix))
+                            }
                         }
                     }
                     if let Some(resource) = entry.resource.as_mut() {
@@ -205,13 +269,28 @@ impl BundleProcessor<'_> {
                 }
                 Method::Put if entry.query.is_some() => {
                     let ty = entry.path.clone();
-                    self.engine.check_type(&ty).map_err(|e| e.within(&format!("{prefix}.request.url")))?;
+                    self.engine
+                        .check_type(&ty)
+                        .map_err(|e| e.within(&format!("{prefix}.request.url")))?;
                     let query = entry.query.clone().unwrap_or_default();
-                    let found = Criteria::parse(&ty, &query).map_err(|e| e.within(&format!("{prefix}.request.url")))?.matching_ids(tx, 2).await?;
+                    let found = Criteria::parse(&ty, &query)
+                        .map_err(|e| e.within(&format!("{prefix}.request.url")))?
+                        .matching_ids(tx, 2)
+                        .await?;
                     let id = match found.as_slice() {
-                        [] => entry.resource.as_ref().and_then(|r| r["id"].as_str()).map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                        [] => entry
+                            .resource
+                            .as_ref()
+                            .and_then(|r| r["id"].as_str())
+                            .map(str::to_string)
+                            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
                         [one] => one.clone(),
-                        _ => return Err(FhirError::precondition_failed(format!("conditional update {query:?} matches more than one {ty}")).within(&prefix)),
+                        _ => {
+                            return Err(FhirError::precondition_failed(format!(
+                                "conditional update {query:?} matches more than one {ty}"
+                            ))
+                            .within(&prefix))
+                        }
                     };
                     entry.path = format!("{ty}/{id}");
                     entry.query = None;
@@ -236,7 +315,9 @@ impl BundleProcessor<'_> {
         for entry in &mut entries {
             if let Some(resource) = entry.resource.as_mut() {
                 let prefix = format!("Bundle.entry[{}].resource", entry.index);
-                rewrite_references(tx, resource, &rewrites).await.map_err(|e| e.within(&prefix))?;
+                rewrite_references(tx, resource, &rewrites)
+                    .await
+                    .map_err(|e| e.within(&prefix))?;
             }
         }
         // 3. Run in the spec's order; the response keeps the request order.
@@ -244,10 +325,17 @@ impl BundleProcessor<'_> {
         order.sort_by_key(|&i| (entries[i].method, i));
         for i in order {
             let entry = &entries[i];
-            let prefix = format!("Bundle.entry[{}]", entry.index);
             let result = match existing.remove(&entry.index) {
-                Some(stored) => EntryResult { status: StatusCode::OK, stored: Some(stored), body: None, is_read: false },
-                None => self.run_entry(tx, entry, true).await.map_err(|e| e.within_entry(entry.index))?,
+                Some(stored) => EntryResult {
+                    status: StatusCode::OK,
+                    stored: Some(stored),
+                    body: None,
+                    is_read: false,
+                },
+                None => self
+                    .run_entry(tx, entry, true)
+                    .await
+                    .map_err(|e| e.within_entry(entry.index))?,
             };
             results.push((entry.index, result));
         }
@@ -258,16 +346,28 @@ impl BundleProcessor<'_> {
     async fn batch(&self, entries: Vec<Entry>) -> Value {
         let mut results = Vec::with_capacity(entries.len());
         for entry in entries {
-            let access = if matches!(entry.method, Method::Get | Method::Head) { Access::Read } else { Access::Write };
-            let outcome = in_tenant_tx!(self.db, self.tenant, access, |tx| self.run_entry(&mut tx, &entry, false).await);
-            let result = outcome.unwrap_or_else(|err| EntryResult::empty(err.status, Some(err.to_outcome())));
+            let access = if matches!(entry.method, Method::Get | Method::Head) {
+                Access::Read
+            } else {
+                Access::Write
+            };
+            let outcome = in_tenant_tx!(self.db, self.tenant, access, |tx| self
+                .run_entry(&mut tx, &entry, false)
+                .await);
+            let result = outcome
+                .unwrap_or_else(|err| EntryResult::empty(err.status, Some(err.to_outcome())));
             results.push((entry.index, result));
         }
         self.response_bundle("batch-response", results)
     }
 
     /// One entry's interaction. In a transaction POST ids were assigned in step 1.
-    async fn run_entry(&self, tx: &mut TenantTx, entry: &Entry, in_transaction: bool) -> FhirResult<EntryResult> {
+    async fn run_entry(
+        &self,
+        tx: &mut TenantTx,
+        entry: &Entry,
+        in_transaction: bool,
+    ) -> FhirResult<EntryResult> {
         let segments: Vec<&str> = entry.path.split('/').filter(|s| !s.is_empty()).collect();
         let resource = || entry.resource.clone().expect("checked when parsed");
         let e = self.engine;
@@ -278,15 +378,43 @@ impl BundleProcessor<'_> {
                     e.check_type(ty)?;
                     e.validate(ty, &body, IdRule::Assigned)?;
                     let id = body["id"].as_str().expect("assigned").to_string();
-                    e.create_with_id(tx, ty, &id, body).await.map(EntryResult::written)
+                    e.create_with_id(tx, ty, &id, body)
+                        .await
+                        .map(EntryResult::written)
                 } else {
-                    e.create(tx, ty, body, entry.if_none_exist.as_deref()).await.map(EntryResult::written)
+                    e.create(tx, ty, body, entry.if_none_exist.as_deref())
+                        .await
+                        .map(EntryResult::written)
                 }
             }
-            (Method::Put, [ty, id], None) => e.update(tx, ty, id, resource(), entry.if_match.as_deref()).await.map(EntryResult::written),
-            (Method::Put, [ty], Some(q)) => e.conditional_update(tx, ty, q, resource(), entry.if_match.as_deref()).await.map(EntryResult::written),
-            (Method::Patch, [ty, id], None) => e.patch(tx, ty, id, &patch_document(resource())?, entry.if_match.as_deref()).await.map(EntryResult::written),
-            (Method::Patch, [ty], Some(q)) => e.conditional_patch(tx, ty, q, &patch_document(resource())?, entry.if_match.as_deref()).await.map(EntryResult::written),
+            (Method::Put, [ty, id], None) => e
+                .update(tx, ty, id, resource(), entry.if_match.as_deref())
+                .await
+                .map(EntryResult::written),
+            (Method::Put, [ty], Some(q)) => e
+                .conditional_update(tx, ty, q, resource(), entry.if_match.as_deref())
+                .await
+                .map(EntryResult::written),
+            (Method::Patch, [ty, id], None) => e
+                .patch(
+                    tx,
+                    ty,
+                    id,
+                    &patch_document(resource())?,
+                    entry.if_match.as_deref(),
+                )
+                .await
+                .map(EntryResult::written),
+            (Method::Patch, [ty], Some(q)) => e
+                .conditional_patch(
+                    tx,
+                    ty,
+                    q,
+                    &patch_document(resource())?,
+                    entry.if_match.as_deref(),
+                )
+                .await
+                .map(EntryResult::written),
             (Method::Delete, [ty, id], None) => {
                 e.delete(tx, ty, id).await?;
                 Ok(EntryResult::empty(StatusCode::NO_CONTENT, None))
@@ -295,7 +423,9 @@ impl BundleProcessor<'_> {
                 e.conditional_delete(tx, ty, q).await?;
                 Ok(EntryResult::empty(StatusCode::NO_CONTENT, None))
             }
-            (Method::Get | Method::Head, [ty, id], None) => Ok(EntryResult::read(e.read(tx, ty, id).await?)),
+            (Method::Get | Method::Head, [ty, id], None) => {
+                Ok(EntryResult::read(e.read(tx, ty, id).await?))
+            }
             (Method::Get | Method::Head, [ty, id, "_history", vid], None) => {
                 Ok(EntryResult::read(e.vread(tx, ty, id, vid).await?))
             }
@@ -306,19 +436,29 @@ impl BundleProcessor<'_> {
                 for id in &ids {
                     found.push(e.read(tx, ty, id).await?);
                 }
-                Ok(EntryResult::empty(StatusCode::OK, Some(searchset(self.base, &found))))
+                Ok(EntryResult::empty(
+                    StatusCode::OK,
+                    Some(searchset(self.base, &found)),
+                ))
             }
             _ => Err(FhirError::not_supported(format!(
                 "{:?} {}{} is not an interaction this server supports inside a Bundle",
                 entry.method,
                 entry.path,
-                entry.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default()
+                entry
+                    .query
+                    .as_deref()
+                    .map(|q| format!("?{q}"))
+                    .unwrap_or_default()
             ))),
         }
     }
 
     fn response_bundle(&self, kind: &str, results: Vec<(usize, EntryResult)>) -> Value {
-        let entries: Vec<Value> = results.into_iter().map(|(_, r)| self.response_entry(r)).collect();
+        let entries: Vec<Value> = results
+            .into_iter()
+            .map(|(_, r)| self.response_entry(r))
+            .collect();
         json!({
             "resourceType": "Bundle",
             "id": uuid::Uuid::new_v4().to_string(),
@@ -332,7 +472,10 @@ impl BundleProcessor<'_> {
         let mut response = json!({ "status": status_line(result.status) });
         let mut entry = json!({});
         if let Some(stored) = &result.stored {
-            entry["fullUrl"] = json!(format!("{}/{}/{}", self.base, stored.resource_type, stored.id));
+            entry["fullUrl"] = json!(format!(
+                "{}/{}/{}",
+                self.base, stored.resource_type, stored.id
+            ));
             if result.status == StatusCode::CREATED {
                 response["location"] = json!(stored.versioned_path());
             }
@@ -351,7 +494,8 @@ impl BundleProcessor<'_> {
                 entry["resource"] = body;
             }
         } else if self.prefer == Return::OperationOutcome {
-            response["outcome"] = operation_outcome(&[Issue::information(status_line(result.status))]);
+            response["outcome"] =
+                operation_outcome(&[Issue::information(status_line(result.status))]);
         }
         entry["response"] = response;
         entry
@@ -362,12 +506,20 @@ impl BundleProcessor<'_> {
 fn check_no_duplicate_targets(entries: &[Entry]) -> FhirResult<()> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for entry in entries {
-        if matches!(entry.method, Method::Put | Method::Patch | Method::Delete) && entry.query.is_none() {
+        if matches!(entry.method, Method::Put | Method::Patch | Method::Delete)
+            && entry.query.is_none()
+        {
             if let Some(first) = seen.insert(&entry.path, entry.index) {
                 return Err(FhirError::new(
                     StatusCode::BAD_REQUEST,
-                    Issue::error("invalid", format!("entries {first} and {} both change {}", entry.index, entry.path))
-                        .at(format!("Bundle.entry[{}].request.url", entry.index)),
+                    Issue::error(
+                        "invalid",
+                        format!(
+                            "entries {first} and {} both change {}",
+                            entry.index, entry.path
+                        ),
+                    )
+                    .at(format!("Bundle.entry[{}].request.url", entry.index)),
                 ));
             }
         }
@@ -377,12 +529,19 @@ fn check_no_duplicate_targets(entries: &[Entry]) -> FhirResult<()> {
 
 /// Replaces `reference` values that are fullUrls of this Bundle, and resolves conditional
 /// references, anywhere inside `resource`.
-async fn rewrite_references(tx: &mut TenantTx, resource: &mut Value, rewrites: &HashMap<String, String>) -> FhirResult<()> {
+async fn rewrite_references(
+    tx: &mut TenantTx,
+    resource: &mut Value,
+    rewrites: &HashMap<String, String>,
+) -> FhirResult<()> {
     let mut pending: Vec<(String, String)> = Vec::new(); // (path, conditional reference)
     collect_references(resource, &mut String::new(), &mut |path, reference| {
         if let Some(target) = rewrites.get(reference.as_str()) {
             *reference = target.clone();
-        } else if reference.contains('?') && !reference.starts_with("http") && !reference.starts_with('#') {
+        } else if reference.contains('?')
+            && !reference.starts_with("http")
+            && !reference.starts_with('#')
+        {
             pending.push((path.to_string(), reference.clone()));
         }
     });
@@ -396,10 +555,19 @@ async fn rewrite_references(tx: &mut TenantTx, resource: &mut Value, rewrites: &
             [] => {
                 return Err(FhirError::new(
                     StatusCode::NOT_FOUND,
-                    Issue::error("not-found", format!("conditional reference {reference:?} matches no resource")).at(at),
+                    Issue::error(
+                        "not-found",
+                        format!("conditional reference {reference:?} matches no resource"),
+                    )
+                    .at(at),
                 ))
             }
-            _ => return Err(FhirError::precondition_failed(format!("conditional reference {reference:?} matches more than one resource")).within(&at)),
+            _ => {
+                return Err(FhirError::precondition_failed(format!(
+                    "conditional reference {reference:?} matches more than one resource"
+                ))
+                .within(&at))
+            }
         };
         collect_references(resource, &mut String::new(), &mut |_, r| {
             if *r == reference {
@@ -410,7 +578,11 @@ async fn rewrite_references(tx: &mut TenantTx, resource: &mut Value, rewrites: &
     Ok(())
 }
 
-fn collect_references(value: &mut Value, path: &mut String, found: &mut dyn FnMut(&str, &mut String)) {
+fn collect_references(
+    value: &mut Value,
+    path: &mut String,
+    found: &mut dyn FnMut(&str, &mut String),
+) {
     match value {
         Value::Object(map) => {
             for (key, child) in map.iter_mut() {
@@ -440,11 +612,17 @@ fn collect_references(value: &mut Value, path: &mut String, found: &mut dyn FnMu
 fn patch_document(resource: Value) -> FhirResult<Value> {
     if resource["resourceType"] == "Binary" {
         use base64::Engine;
-        let data = resource["data"].as_str().ok_or_else(|| FhirError::invalid("the PATCH entry's Binary has no data"))?;
+        let data = resource["data"]
+            .as_str()
+            .ok_or_else(|| FhirError::invalid("the PATCH entry's Binary has no data"))?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(data)
             .map_err(|_| FhirError::invalid("the PATCH entry's Binary.data is not base64"))?;
-        return serde_json::from_slice(&bytes).map_err(|e| FhirError::invalid(format!("the PATCH entry's Binary does not hold a JSON Patch: {e}")));
+        return serde_json::from_slice(&bytes).map_err(|e| {
+            FhirError::invalid(format!(
+                "the PATCH entry's Binary does not hold a JSON Patch: {e}"
+            ))
+        });
     }
     if resource.is_array() {
         return Ok(resource);
@@ -453,7 +631,11 @@ fn patch_document(resource: Value) -> FhirResult<Value> {
 }
 
 pub fn status_line(status: StatusCode) -> String {
-    format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""))
+    format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    )
 }
 
 /// A `searchset` Bundle of `found` (used by GET entries with criteria).
@@ -476,8 +658,23 @@ mod tests {
 
     #[test]
     fn method_order_is_the_specs() {
-        let mut m = vec![Method::Get, Method::Put, Method::Post, Method::Delete, Method::Patch];
+        let mut m = vec![
+            Method::Get,
+            Method::Put,
+            Method::Post,
+            Method::Delete,
+            Method::Patch,
+        ];
         m.sort();
-        assert_eq!(m, vec![Method::Delete, Method::Post, Method::Put, Method::Patch, Method::Get]);
+        assert_eq!(
+            m,
+            vec![
+                Method::Delete,
+                Method::Post,
+                Method::Put,
+                Method::Patch,
+                Method::Get
+            ]
+        );
     }
 }

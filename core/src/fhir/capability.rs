@@ -7,8 +7,16 @@ use serde_json::{json, Value};
 use super::schema::SchemaValidator;
 
 /// Type-level and instance-level interactions every resource type supports.
-pub const TYPE_INTERACTIONS: &[&str] =
-    &["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create"];
+pub const TYPE_INTERACTIONS: &[&str] = &[
+    "read",
+    "vread",
+    "update",
+    "patch",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+];
 /// System-level interactions.
 pub const SYSTEM_INTERACTIONS: &[&str] = &["transaction", "batch", "history-system"];
 /// Search parameters usable in conditional interactions (full search arrives with issue #3).
@@ -68,6 +76,8 @@ mod tests {
         let schema = SchemaValidator::load();
         let cs = capability_statement(&schema, "http://x/t/a/fhir", "0.1.0");
         assert_eq!(cs["rest"][0]["resource"].as_array().unwrap().len(), 146);
-        schema.validate(&cs).expect("our CapabilityStatement is valid R4");
+        schema
+            .validate(&cs)
+            .expect("our CapabilityStatement is valid R4");
     }
 }

@@ -36,9 +36,14 @@ impl Criteria {
             if IGNORED.contains(&name.as_str()) {
                 continue;
             }
-            let values: Vec<String> = split_unescaped(raw, ',').into_iter().map(|v| decode(&v)).collect::<FhirResult<_>>()?;
+            let values: Vec<String> = split_unescaped(raw, ',')
+                .into_iter()
+                .map(|v| decode(&v))
+                .collect::<FhirResult<_>>()?;
             if values.iter().any(String::is_empty) {
-                return Err(FhirError::invalid(format!("search parameter {name:?} has an empty value")));
+                return Err(FhirError::invalid(format!(
+                    "search parameter {name:?} has an empty value"
+                )));
             }
             clauses.push(match name.as_str() {
                 "_id" => Clause::Id(values),
@@ -55,7 +60,10 @@ impl Criteria {
                 "conditional request on {ty} has no search criteria; it would match every resource"
             )));
         }
-        Ok(Criteria { resource_type: ty.to_string(), clauses })
+        Ok(Criteria {
+            resource_type: ty.to_string(),
+            clauses,
+        })
     }
 
     pub fn resource_type(&self) -> &str {
@@ -114,7 +122,10 @@ impl Criteria {
 fn token(text: &str) -> (Option<String>, Option<String>) {
     match text.split_once('|') {
         None => (None, Some(text.to_string())),
-        Some((system, value)) => (Some(system.to_string()), (!value.is_empty()).then(|| value.to_string())),
+        Some((system, value)) => (
+            Some(system.to_string()),
+            (!value.is_empty()).then(|| value.to_string()),
+        ),
     }
 }
 
@@ -139,7 +150,11 @@ fn decode(text: &str) -> FhirResult<String> {
     percent_decode_str(&text.replace('+', " "))
         .decode_utf8()
         .map(|s| s.into_owned())
-        .map_err(|_| FhirError::invalid(format!("search value {text:?} is not valid UTF-8 once decoded")))
+        .map_err(|_| {
+            FhirError::invalid(format!(
+                "search value {text:?} is not valid UTF-8 once decoded"
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -152,7 +167,10 @@ mod tests {
         assert_eq!(
             c.clauses,
             vec![
-                Clause::Identifier(vec![(Some("http://sys".into()), Some("123".into())), (Some("".into()), Some("9".into()))]),
+                Clause::Identifier(vec![
+                    (Some("http://sys".into()), Some("123".into())),
+                    (Some("".into()), Some("9".into()))
+                ]),
                 Clause::Id(vec!["a".into()]),
             ]
         );
@@ -160,7 +178,10 @@ mod tests {
 
     #[test]
     fn refuses_unknown_and_empty() {
-        assert!(Criteria::parse("Patient", "name=smith").unwrap_err().message().contains("not supported"));
+        assert!(Criteria::parse("Patient", "name=smith")
+            .unwrap_err()
+            .message()
+            .contains("not supported"));
         assert!(Criteria::parse("Patient", "").is_err());
         assert!(Criteria::parse("Patient", "_format=json").is_err());
         assert!(Criteria::parse("Patient", "identifier=").is_err());
@@ -168,6 +189,9 @@ mod tests {
 
     #[test]
     fn escaped_commas_stay() {
-        assert_eq!(split_unescaped(r"a\,b,c", ','), vec!["a,b".to_string(), "c".to_string()]);
+        assert_eq!(
+            split_unescaped(r"a\,b,c", ','),
+            vec!["a,b".to_string(), "c".to_string()]
+        );
     }
 }

@@ -32,7 +32,9 @@ macro_rules! in_tenant_tx {
                     Err(err) if attempt < 3 && $crate::db::is_write_conflict(&err) => continue,
                     Err(err) => break Err($crate::fhir::outcome::FhirError::from(err)),
                 },
-                Err(err) if attempt < 3 && err.status == ::axum::http::StatusCode::CONFLICT => continue,
+                Err(err) if attempt < 3 && err.status == ::axum::http::StatusCode::CONFLICT => {
+                    continue
+                }
                 Err(err) => break Err(err),
             }
         }
@@ -67,7 +69,10 @@ impl FhirEngine {
         } else {
             Err(FhirError::new(
                 StatusCode::NOT_FOUND,
-                Issue::error("not-supported", format!("{ty:?} is not a FHIR R4 resource type")),
+                Issue::error(
+                    "not-supported",
+                    format!("{ty:?} is not a FHIR R4 resource type"),
+                ),
             ))
         }
     }
@@ -76,7 +81,9 @@ impl FhirEngine {
         if is_valid_id(id) {
             Ok(())
         } else {
-            Err(FhirError::invalid(format!("{id:?} is not a valid FHIR id (1-64 of A-Z a-z 0-9 - .)")))
+            Err(FhirError::invalid(format!(
+                "{id:?} is not a valid FHIR id (1-64 of A-Z a-z 0-9 - .)"
+            )))
         }
     }
 
@@ -89,24 +96,45 @@ impl FhirEngine {
         Self::check_id(id)?;
         match store::current(tx, ty, id, false).await? {
             None => Err(FhirError::not_found(format!("{ty}/{id} does not exist"))),
-            Some(s) if s.deleted => Err(FhirError::gone(format!("{ty}/{id} was deleted (version {})", s.version_id))),
+            Some(s) if s.deleted => Err(FhirError::gone(format!(
+                "{ty}/{id} was deleted (version {})",
+                s.version_id
+            ))),
             Some(s) => Ok(s),
         }
     }
 
-    pub async fn vread(&self, tx: &mut TenantTx, ty: &str, id: &str, vid: &str) -> FhirResult<Stored> {
+    pub async fn vread(
+        &self,
+        tx: &mut TenantTx,
+        ty: &str,
+        id: &str,
+        vid: &str,
+    ) -> FhirResult<Stored> {
         self.check_type(ty)?;
         Self::check_id(id)?;
-        let version: i64 = vid.parse().map_err(|_| FhirError::not_found(format!("{ty}/{id} has no version {vid:?}")))?;
+        let version: i64 = vid
+            .parse()
+            .map_err(|_| FhirError::not_found(format!("{ty}/{id} has no version {vid:?}")))?;
         match store::version(tx, ty, id, version).await? {
-            None => Err(FhirError::not_found(format!("{ty}/{id} has no version {version}"))),
-            Some(s) if s.deleted => Err(FhirError::gone(format!("version {version} of {ty}/{id} is a deletion"))),
+            None => Err(FhirError::not_found(format!(
+                "{ty}/{id} has no version {version}"
+            ))),
+            Some(s) if s.deleted => Err(FhirError::gone(format!(
+                "version {version} of {ty}/{id} is a deletion"
+            ))),
             Some(s) => Ok(s),
         }
     }
 
     /// Create with a server-assigned id; with `If-None-Exist`, returns the one match instead.
-    pub async fn create(&self, tx: &mut TenantTx, ty: &str, body: Value, if_none_exist: Option<&str>) -> FhirResult<Written> {
+    pub async fn create(
+        &self,
+        tx: &mut TenantTx,
+        ty: &str,
+        body: Value,
+        if_none_exist: Option<&str>,
+    ) -> FhirResult<Written> {
         self.check_type(ty)?;
         self.validate(ty, &body, IdRule::Assigned)?;
         if let Some(query) = if_none_exist {
@@ -115,35 +143,69 @@ impl FhirEngine {
             match found.as_slice() {
                 [] => {}
                 [id] => {
-                    let stored = store::current(tx, ty, id, false).await?.expect("matched row exists");
-                    return Ok(Written { stored, created: false });
+                    let stored = store::current(tx, ty, id, false)
+                        .await?
+                        .expect("matched row exists");
+                    return Ok(Written {
+                        stored,
+                        created: false,
+                    });
                 }
-                _ => return Err(FhirError::precondition_failed(format!("If-None-Exist {query:?} matches more than one {ty}"))),
+                _ => {
+                    return Err(FhirError::precondition_failed(format!(
+                        "If-None-Exist {query:?} matches more than one {ty}"
+                    )))
+                }
             }
         }
-        self.create_with_id(tx, ty, &uuid::Uuid::new_v4().to_string(), body).await
+        self.create_with_id(tx, ty, &uuid::Uuid::new_v4().to_string(), body)
+            .await
     }
 
     /// Writes version 1 of a resource whose id the caller chose (transactions pre-assign ids).
-    pub async fn create_with_id(&self, tx: &mut TenantTx, ty: &str, id: &str, mut body: Value) -> FhirResult<Written> {
+    pub async fn create_with_id(
+        &self,
+        tx: &mut TenantTx,
+        ty: &str,
+        id: &str,
+        mut body: Value,
+    ) -> FhirResult<Written> {
         let stored = store::write_version(tx, ty, id, None, "POST", Some(&mut body)).await?;
-        Ok(Written { stored, created: true })
+        Ok(Written {
+            stored,
+            created: true,
+        })
     }
 
     /// Update, or create with the client's id when it does not exist yet.
-    pub async fn update(&self, tx: &mut TenantTx, ty: &str, id: &str, mut body: Value, if_match: Option<&str>) -> FhirResult<Written> {
+    pub async fn update(
+        &self,
+        tx: &mut TenantTx,
+        ty: &str,
+        id: &str,
+        mut body: Value,
+        if_match: Option<&str>,
+    ) -> FhirResult<Written> {
         self.check_type(ty)?;
         Self::check_id(id)?;
         self.validate(ty, &body, IdRule::MustBe(id))?;
         let previous = store::current(tx, ty, id, true).await?;
         check_if_match(if_match, previous.as_ref(), ty, id)?;
         let created = previous.as_ref().is_none_or(|p| p.deleted);
-        let stored = store::write_version(tx, ty, id, previous.as_ref(), "PUT", Some(&mut body)).await?;
+        let stored =
+            store::write_version(tx, ty, id, previous.as_ref(), "PUT", Some(&mut body)).await?;
         Ok(Written { stored, created })
     }
 
     /// `PUT Type?criteria`: no match creates, one match updates it, several is 412.
-    pub async fn conditional_update(&self, tx: &mut TenantTx, ty: &str, query: &str, mut body: Value, if_match: Option<&str>) -> FhirResult<Written> {
+    pub async fn conditional_update(
+        &self,
+        tx: &mut TenantTx,
+        ty: &str,
+        query: &str,
+        mut body: Value,
+        if_match: Option<&str>,
+    ) -> FhirResult<Written> {
         self.check_type(ty)?;
         let criteria = Criteria::parse(ty, query)?;
         let found = criteria.matching_ids(tx, 2).await?;
@@ -167,16 +229,27 @@ impl FhirEngine {
                 body["id"] = Value::String(id.clone());
                 self.update(tx, ty, id, body, if_match).await
             }
-            _ => Err(FhirError::precondition_failed(format!("conditional update {query:?} matches more than one {ty}"))),
+            _ => Err(FhirError::precondition_failed(format!(
+                "conditional update {query:?} matches more than one {ty}"
+            ))),
         }
     }
 
     /// JSON Patch (RFC 6902) applied to the current version.
-    pub async fn patch(&self, tx: &mut TenantTx, ty: &str, id: &str, patch: &Value, if_match: Option<&str>) -> FhirResult<Written> {
+    pub async fn patch(
+        &self,
+        tx: &mut TenantTx,
+        ty: &str,
+        id: &str,
+        patch: &Value,
+        if_match: Option<&str>,
+    ) -> FhirResult<Written> {
         self.check_type(ty)?;
         Self::check_id(id)?;
         let operations: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|e| {
-            FhirError::invalid(format!("the body is not a JSON Patch document (an array of operations): {e}"))
+            FhirError::invalid(format!(
+                "the body is not a JSON Patch document (an array of operations): {e}"
+            ))
         })?;
         let previous = match store::current(tx, ty, id, true).await? {
             None => return Err(FhirError::not_found(format!("{ty}/{id} does not exist"))),
@@ -186,54 +259,95 @@ impl FhirEngine {
         check_if_match(if_match, Some(&previous), ty, id)?;
         let mut resource = previous.json().expect("live resource has content");
         json_patch::patch(&mut resource, &operations).map_err(|e| {
-            FhirError::new(StatusCode::UNPROCESSABLE_ENTITY, Issue::error("processing", format!("the patch cannot be applied: {e}")))
+            FhirError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Issue::error("processing", format!("the patch cannot be applied: {e}")),
+            )
         })?;
-        self.validate(ty, &resource, IdRule::MustBe(id)).map_err(|mut e| {
-            e.status = StatusCode::UNPROCESSABLE_ENTITY;
-            e.issues.insert(0, Issue::error("processing", "the patched resource is not valid"));
-            e
-        })?;
-        let stored = store::write_version(tx, ty, id, Some(&previous), "PATCH", Some(&mut resource)).await?;
-        Ok(Written { stored, created: false })
+        self.validate(ty, &resource, IdRule::MustBe(id))
+            .map_err(|mut e| {
+                e.status = StatusCode::UNPROCESSABLE_ENTITY;
+                e.issues.insert(
+                    0,
+                    Issue::error("processing", "the patched resource is not valid"),
+                );
+                e
+            })?;
+        let stored =
+            store::write_version(tx, ty, id, Some(&previous), "PATCH", Some(&mut resource)).await?;
+        Ok(Written {
+            stored,
+            created: false,
+        })
     }
 
-    pub async fn conditional_patch(&self, tx: &mut TenantTx, ty: &str, query: &str, patch: &Value, if_match: Option<&str>) -> FhirResult<Written> {
+    pub async fn conditional_patch(
+        &self,
+        tx: &mut TenantTx,
+        ty: &str,
+        query: &str,
+        patch: &Value,
+        if_match: Option<&str>,
+    ) -> FhirResult<Written> {
         self.check_type(ty)?;
         let found = Criteria::parse(ty, query)?.matching_ids(tx, 2).await?;
         match found.as_slice() {
             [] => Err(FhirError::not_found(format!("no {ty} matches {query:?}"))),
             [id] => self.patch(tx, ty, id, patch, if_match).await,
-            _ => Err(FhirError::precondition_failed(format!("conditional patch {query:?} matches more than one {ty}"))),
+            _ => Err(FhirError::precondition_failed(format!(
+                "conditional patch {query:?} matches more than one {ty}"
+            ))),
         }
     }
 
     /// Delete: a new version marking the resource deleted. Deleting a deleted resource is a
     /// no-op success (None); a resource that never existed is 404.
-    pub async fn delete(&self, tx: &mut TenantTx, ty: &str, id: &str) -> FhirResult<Option<Stored>> {
+    pub async fn delete(
+        &self,
+        tx: &mut TenantTx,
+        ty: &str,
+        id: &str,
+    ) -> FhirResult<Option<Stored>> {
         self.check_type(ty)?;
         Self::check_id(id)?;
         match store::current(tx, ty, id, true).await? {
             None => Err(FhirError::not_found(format!("{ty}/{id} does not exist"))),
             Some(p) if p.deleted => Ok(None),
-            Some(p) => Ok(Some(store::write_version(tx, ty, id, Some(&p), "DELETE", None).await?)),
+            Some(p) => Ok(Some(
+                store::write_version(tx, ty, id, Some(&p), "DELETE", None).await?,
+            )),
         }
     }
 
     /// `DELETE Type?criteria`: deletes the one match; none is a no-op; several is 412.
-    pub async fn conditional_delete(&self, tx: &mut TenantTx, ty: &str, query: &str) -> FhirResult<Option<Stored>> {
+    pub async fn conditional_delete(
+        &self,
+        tx: &mut TenantTx,
+        ty: &str,
+        query: &str,
+    ) -> FhirResult<Option<Stored>> {
         self.check_type(ty)?;
         let found = Criteria::parse(ty, query)?.matching_ids(tx, 2).await?;
         match found.as_slice() {
             [] => Ok(None),
             [id] => self.delete(tx, ty, id).await,
-            _ => Err(FhirError::precondition_failed(format!("conditional delete {query:?} matches more than one {ty}"))),
+            _ => Err(FhirError::precondition_failed(format!(
+                "conditional delete {query:?} matches more than one {ty}"
+            ))),
         }
     }
 }
 
 /// `If-Match: W/"3"` must name the current version.
-fn check_if_match(if_match: Option<&str>, current: Option<&Stored>, ty: &str, id: &str) -> FhirResult<()> {
-    let Some(header) = if_match else { return Ok(()) };
+fn check_if_match(
+    if_match: Option<&str>,
+    current: Option<&Stored>,
+    ty: &str,
+    id: &str,
+) -> FhirResult<()> {
+    let Some(header) = if_match else {
+        return Ok(());
+    };
     let wanted = parse_etag(header)?;
     match current {
         Some(c) if !c.deleted && c.version_id == wanted => Ok(()),
@@ -241,16 +355,20 @@ fn check_if_match(if_match: Option<&str>, current: Option<&Stored>, ty: &str, id
             "If-Match names version {wanted} of {ty}/{id} but the current version is {}",
             c.version_id
         ))),
-        None => Err(FhirError::precondition_failed(format!("If-Match given but {ty}/{id} does not exist"))),
+        None => Err(FhirError::precondition_failed(format!(
+            "If-Match given but {ty}/{id} does not exist"
+        ))),
     }
 }
 
 /// `W/"3"`, `"3"` or `3`.
 pub fn parse_etag(text: &str) -> FhirResult<i64> {
     let trimmed = text.trim().trim_start_matches("W/").trim_matches('"');
-    trimmed
-        .parse()
-        .map_err(|_| FhirError::invalid(format!("If-Match {text:?} is not a version ETag like W/\"3\"")))
+    trimmed.parse().map_err(|_| {
+        FhirError::invalid(format!(
+            "If-Match {text:?} is not a version ETag like W/\"3\""
+        ))
+    })
 }
 
 #[cfg(test)]

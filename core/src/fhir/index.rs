@@ -25,7 +25,9 @@ pub async fn reindex(
             .execute(tx.conn())
             .await?;
     }
-    let Some(resource) = resource else { return Ok(()) };
+    let Some(resource) = resource else {
+        return Ok(());
+    };
     let mut tokens = identifier_tokens(resource);
     tokens.sort();
     tokens.dedup();
@@ -49,7 +51,10 @@ pub async fn reindex(
 fn identifier_tokens(resource: &Value) -> Vec<(String, String)> {
     let one = |ident: &Value| {
         let value = ident["value"].as_str()?;
-        Some((ident["system"].as_str().unwrap_or("").to_string(), value.to_string()))
+        Some((
+            ident["system"].as_str().unwrap_or("").to_string(),
+            value.to_string(),
+        ))
     };
     match &resource["identifier"] {
         Value::Array(list) => list.iter().filter_map(one).collect(),
@@ -65,8 +70,12 @@ mod tests {
 
     #[test]
     fn identifiers_as_list_or_single() {
-        let list = json!({"identifier": [{"system": "s", "value": "1"}, {"value": "2"}, {"system": "x"}]});
-        assert_eq!(identifier_tokens(&list), vec![("s".into(), "1".into()), ("".into(), "2".into())]);
+        let list =
+            json!({"identifier": [{"system": "s", "value": "1"}, {"value": "2"}, {"system": "x"}]});
+        assert_eq!(
+            identifier_tokens(&list),
+            vec![("s".into(), "1".into()), ("".into(), "2".into())]
+        );
         let single = json!({"identifier": {"system": "s", "value": "9"}});
         assert_eq!(identifier_tokens(&single), vec![("s".into(), "9".into())]);
     }

@@ -17,11 +17,21 @@ pub struct Issue {
 
 impl Issue {
     pub fn error(code: &'static str, diagnostics: impl Into<String>) -> Issue {
-        Issue { severity: "error", code, diagnostics: diagnostics.into(), expression: None }
+        Issue {
+            severity: "error",
+            code,
+            diagnostics: diagnostics.into(),
+            expression: None,
+        }
     }
 
     pub fn information(diagnostics: impl Into<String>) -> Issue {
-        Issue { severity: "information", code: "informational", diagnostics: diagnostics.into(), expression: None }
+        Issue {
+            severity: "information",
+            code: "informational",
+            diagnostics: diagnostics.into(),
+            expression: None,
+        }
     }
 
     pub fn at(mut self, expression: impl Into<String>) -> Issue {
@@ -60,7 +70,10 @@ pub type FhirResult<T> = Result<T, FhirError>;
 
 impl FhirError {
     pub fn new(status: StatusCode, issue: Issue) -> FhirError {
-        FhirError { status, issues: vec![issue] }
+        FhirError {
+            status,
+            issues: vec![issue],
+        }
     }
 
     pub fn bad_request(code: &'static str, msg: impl Into<String>) -> FhirError {
@@ -80,7 +93,10 @@ impl FhirError {
     }
 
     pub fn precondition_failed(msg: impl Into<String>) -> FhirError {
-        Self::new(StatusCode::PRECONDITION_FAILED, Issue::error("conflict", msg))
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            Issue::error("conflict", msg),
+        )
     }
 
     pub fn conflict(msg: impl Into<String>) -> FhirError {
@@ -92,7 +108,10 @@ impl FhirError {
     }
 
     pub fn internal(msg: impl Into<String>) -> FhirError {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, Issue::error("exception", msg))
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Issue::error("exception", msg),
+        )
     }
 
     /// Prefixes every issue's expression, e.g. to point into `Bundle.entry[3].resource`.
@@ -130,7 +149,11 @@ impl FhirError {
     }
 
     pub fn message(&self) -> String {
-        self.issues.iter().map(|i| i.diagnostics.as_str()).collect::<Vec<_>>().join("; ")
+        self.issues
+            .iter()
+            .map(|i| i.diagnostics.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -160,8 +183,14 @@ mod tests {
             Issue::error("structure", "bad").at("Patient.name[0]"),
         )
         .within("Bundle.entry[2].resource");
-        assert_eq!(err.issues[0].expression.as_deref(), Some("Bundle.entry[2].resource.name[0]"));
+        assert_eq!(
+            err.issues[0].expression.as_deref(),
+            Some("Bundle.entry[2].resource.name[0]")
+        );
         let oo = err.to_outcome();
-        assert_eq!(oo["issue"][0]["expression"][0], "Bundle.entry[2].resource.name[0]");
+        assert_eq!(
+            oo["issue"][0]["expression"][0],
+            "Bundle.entry[2].resource.name[0]"
+        );
     }
 }

@@ -68,15 +68,33 @@ impl SchemaValidator {
             .keys()
             .cloned()
             .collect();
-        let raw = schema["definitions"].as_object().expect("schema has definitions");
-        let by_name: HashMap<String, DefId> = raw.keys().enumerate().map(|(i, k)| (k.clone(), i)).collect();
-        let mut compiler = Compiler { by_name: &by_name, patterns: Vec::new(), pattern_ids: HashMap::new() };
+        let raw = schema["definitions"]
+            .as_object()
+            .expect("schema has definitions");
+        let by_name: HashMap<String, DefId> = raw
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i))
+            .collect();
+        let mut compiler = Compiler {
+            by_name: &by_name,
+            patterns: Vec::new(),
+            pattern_ids: HashMap::new(),
+        };
         let definitions = raw
             .iter()
-            .map(|(name, body)| Definition { name: name.clone(), node: compiler.node(name, body) })
+            .map(|(name, body)| Definition {
+                name: name.clone(),
+                node: compiler.node(name, body),
+            })
             .collect();
         let patterns = compiler.patterns;
-        SchemaValidator { resource_types, definitions, by_name, patterns }
+        SchemaValidator {
+            resource_types,
+            definitions,
+            by_name,
+            patterns,
+        }
     }
 
     pub fn is_resource_type(&self, name: &str) -> bool {
@@ -90,10 +108,20 @@ impl SchemaValidator {
     /// Checks a resource against its R4 definition. Issues name the offending element as a
     /// FHIRPath, e.g. `Patient.name[0].given`.
     pub fn validate(&self, resource: &Value) -> Result<(), Vec<Issue>> {
-        let root = resource["resourceType"].as_str().unwrap_or("Resource").to_string();
-        let mut run = Run { schema: self, issues: Vec::new() };
+        let root = resource["resourceType"]
+            .as_str()
+            .unwrap_or("Resource")
+            .to_string();
+        let mut run = Run {
+            schema: self,
+            issues: Vec::new(),
+        };
         run.resource(resource, &mut root.clone(), 0);
-        if run.issues.is_empty() { Ok(()) } else { Err(run.issues) }
+        if run.issues.is_empty() {
+            Ok(())
+        } else {
+            Err(run.issues)
+        }
     }
 }
 
@@ -110,10 +138,17 @@ impl Compiler<'_> {
             node.any_resource = true;
             return node;
         }
-        let Some(obj) = body.as_object() else { return node };
+        let Some(obj) = body.as_object() else {
+            return node;
+        };
         if let Some(target) = obj.get("$ref").and_then(Value::as_str) {
             let def = target.trim_start_matches("#/definitions/");
-            node.reference = Some(*self.by_name.get(def).unwrap_or_else(|| panic!("dangling $ref {target}")));
+            node.reference = Some(
+                *self
+                    .by_name
+                    .get(def)
+                    .unwrap_or_else(|| panic!("dangling $ref {target}")),
+            );
         }
         node.json_type = match obj.get("type").and_then(Value::as_str) {
             Some("string") => Some(JsonType::String),
@@ -134,10 +169,19 @@ impl Compiler<'_> {
             node.items = Some(Box::new(self.node("", items)));
         }
         if let Some(props) = obj.get("properties").and_then(Value::as_object) {
-            node.properties = Some(props.iter().map(|(k, v)| (k.clone(), self.node("", v))).collect());
+            node.properties = Some(
+                props
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.node("", v)))
+                    .collect(),
+            );
         }
         if let Some(required) = obj.get("required").and_then(Value::as_array) {
-            node.required = required.iter().filter_map(Value::as_str).map(str::to_string).collect();
+            node.required = required
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
         }
         node
     }
@@ -146,9 +190,11 @@ impl Compiler<'_> {
         if let Some(id) = self.pattern_ids.get(pattern) {
             return *id;
         }
-        let regex = Regex::new(pattern).unwrap_or_else(|e| panic!("schema pattern {pattern} does not compile: {e}"));
+        let regex = Regex::new(pattern)
+            .unwrap_or_else(|e| panic!("schema pattern {pattern} does not compile: {e}"));
         self.patterns.push((pattern.to_string(), regex));
-        self.pattern_ids.insert(pattern.to_string(), self.patterns.len() - 1);
+        self.pattern_ids
+            .insert(pattern.to_string(), self.patterns.len() - 1);
         self.patterns.len() - 1
     }
 }
@@ -161,7 +207,8 @@ struct Run<'a> {
 impl Run<'_> {
     fn report(&mut self, code: &'static str, path: &str, text: String) {
         if self.issues.len() < MAX_ISSUES {
-            self.issues.push(Issue::error(code, text).at(path.to_string()));
+            self.issues
+                .push(Issue::error(code, text).at(path.to_string()));
         }
     }
 
@@ -184,9 +231,20 @@ impl Run<'_> {
         self.node(node, Some(def), value, path, depth);
     }
 
-    fn node(&mut self, node: &Node, def: Option<DefId>, value: &Value, path: &mut String, depth: usize) {
+    fn node(
+        &mut self,
+        node: &Node,
+        def: Option<DefId>,
+        value: &Value,
+        path: &mut String,
+        depth: usize,
+    ) {
         if depth > MAX_DEPTH {
-            return self.report("too-long", path, format!("{path}: nesting deeper than {MAX_DEPTH} levels"));
+            return self.report(
+                "too-long",
+                path,
+                format!("{path}: nesting deeper than {MAX_DEPTH} levels"),
+            );
         }
         if self.issues.len() >= MAX_ISSUES {
             return;
@@ -204,12 +262,18 @@ impl Run<'_> {
                 JsonType::Boolean => value.is_boolean(),
             };
             if !ok {
-                let type_name = def.map(|d| self.schema.definitions[d].name.as_str()).unwrap_or(match kind {
-                    JsonType::String => "string",
-                    JsonType::Number => "number",
-                    JsonType::Boolean => "boolean",
-                });
-                return self.report("structure", path, format!("{path}: expected a {type_name}, found {}", kind_of(value)));
+                let type_name = def
+                    .map(|d| self.schema.definitions[d].name.as_str())
+                    .unwrap_or(match kind {
+                        JsonType::String => "string",
+                        JsonType::Number => "number",
+                        JsonType::Boolean => "boolean",
+                    });
+                return self.report(
+                    "structure",
+                    path,
+                    format!("{path}: expected a {type_name}, found {}", kind_of(value)),
+                );
             }
         }
         if let Some(p) = node.pattern {
@@ -220,22 +284,36 @@ impl Run<'_> {
             };
             if let Some(text) = text {
                 if !self.schema.patterns[p].1.is_match(&text) {
-                    let type_name = def.map(|d| self.schema.definitions[d].name.clone()).unwrap_or_else(|| "value".into());
-                    self.report("value", path, format!("{path}: {value} is not a valid {type_name}"));
+                    let type_name = def
+                        .map(|d| self.schema.definitions[d].name.clone())
+                        .unwrap_or_else(|| "value".into());
+                    self.report(
+                        "value",
+                        path,
+                        format!("{path}: {value} is not a valid {type_name}"),
+                    );
                 }
             }
         }
         if let Some(allowed) = &node.allowed {
             if !allowed.contains(value) {
                 let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
-                self.report("value", path, format!("{path}: {value} is not one of {}", list.join(", ")));
+                self.report(
+                    "value",
+                    path,
+                    format!("{path}: {value} is not one of {}", list.join(", ")),
+                );
             }
         }
         if let Some(items) = &node.items {
             match value {
                 Value::Array(list) => {
                     if list.is_empty() {
-                        self.report("structure", path, format!("{path}: arrays may not be empty in FHIR JSON"));
+                        self.report(
+                            "structure",
+                            path,
+                            format!("{path}: arrays may not be empty in FHIR JSON"),
+                        );
                     }
                     for (i, item) in list.iter().enumerate() {
                         let len = path.len();
@@ -244,18 +322,33 @@ impl Run<'_> {
                         path.truncate(len);
                     }
                 }
-                other => self.report("structure", path, format!("{path}: expected an array, found {}", kind_of(other))),
+                other => self.report(
+                    "structure",
+                    path,
+                    format!("{path}: expected an array, found {}", kind_of(other)),
+                ),
             }
         }
         if let Some(properties) = &node.properties {
             match value {
                 Value::Object(map) => self.object(properties, &node.required, map, path, depth),
-                other => self.report("structure", path, format!("{path}: expected an object, found {}", kind_of(other))),
+                other => self.report(
+                    "structure",
+                    path,
+                    format!("{path}: expected an object, found {}", kind_of(other)),
+                ),
             }
         }
     }
 
-    fn object(&mut self, properties: &HashMap<String, Node>, required: &[String], map: &Map<String, Value>, path: &mut String, depth: usize) {
+    fn object(
+        &mut self,
+        properties: &HashMap<String, Node>,
+        required: &[String],
+        map: &Map<String, Value>,
+        path: &mut String,
+        depth: usize,
+    ) {
         for name in required {
             if !map.contains_key(name) {
                 let at = format!("{path}.{name}");
@@ -269,7 +362,9 @@ impl Run<'_> {
             match properties.get(key) {
                 Some(schema) => {
                     if child.is_null() {
-                        let text = format!("{path}: null is not allowed in FHIR JSON; leave the element out");
+                        let text = format!(
+                            "{path}: null is not allowed in FHIR JSON; leave the element out"
+                        );
                         self.report("structure", &path.clone(), text);
                     } else {
                         self.node(schema, None, child, path, depth + 1);
@@ -326,9 +421,18 @@ mod tests {
         let p = json!({"resourceType": "Patient", "name": [{"given": "J"}], "birthDate": "1970-13-01", "colour": "red"});
         let issues = validator().validate(&p).unwrap_err();
         let paths: Vec<_> = issues.iter().filter_map(|i| i.expression.clone()).collect();
-        assert!(paths.contains(&"Patient.name[0].given".to_string()), "{paths:?}");
-        assert!(paths.contains(&"Patient.birthDate".to_string()), "{paths:?}");
-        assert!(issues.iter().any(|i| i.diagnostics.contains("'colour'")), "{issues:?}");
+        assert!(
+            paths.contains(&"Patient.name[0].given".to_string()),
+            "{paths:?}"
+        );
+        assert!(
+            paths.contains(&"Patient.birthDate".to_string()),
+            "{paths:?}"
+        );
+        assert!(
+            issues.iter().any(|i| i.diagnostics.contains("'colour'")),
+            "{issues:?}"
+        );
     }
 
     #[test]
@@ -338,20 +442,36 @@ mod tests {
         let bad = json!({"resourceType": "Patient", "multipleBirthInteger": 1.5, "active": "true", "name": []});
         let issues = validator().validate(&bad).unwrap_err();
         let paths: Vec<_> = issues.iter().filter_map(|i| i.expression.clone()).collect();
-        assert_eq!(paths, vec!["Patient.multipleBirthInteger", "Patient.active", "Patient.name"], "{issues:?}");
+        assert_eq!(
+            paths,
+            vec![
+                "Patient.multipleBirthInteger",
+                "Patient.active",
+                "Patient.name"
+            ],
+            "{issues:?}"
+        );
     }
 
     #[test]
     fn contained_resources_are_checked_by_their_own_type() {
         let p = json!({"resourceType": "Patient", "contained": [{"resourceType": "Organization", "id": "o", "active": "yes"}]});
         let issues = validator().validate(&p).unwrap_err();
-        assert_eq!(issues[0].expression.as_deref(), Some("Patient.contained[0].active"), "{issues:?}");
+        assert_eq!(
+            issues[0].expression.as_deref(),
+            Some("Patient.contained[0].active"),
+            "{issues:?}"
+        );
     }
 
     #[test]
     fn missing_required_element() {
         let o = json!({"resourceType": "Observation", "status": "final"});
         let issues = validator().validate(&o).unwrap_err();
-        assert_eq!(issues[0].expression.as_deref(), Some("Observation.code"), "{issues:?}");
+        assert_eq!(
+            issues[0].expression.as_deref(),
+            Some("Observation.code"),
+            "{issues:?}"
+        );
     }
 }

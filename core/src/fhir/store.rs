@@ -30,11 +30,16 @@ impl Stored {
 
     /// `Type/id/_history/vid`, the versioned relative URL.
     pub fn versioned_path(&self) -> String {
-        format!("{}/{}/_history/{}", self.resource_type, self.id, self.version_id)
+        format!(
+            "{}/{}/_history/{}",
+            self.resource_type, self.id, self.version_id
+        )
     }
 
     pub fn json(&self) -> Option<Value> {
-        self.content.as_deref().map(|c| serde_json::from_str(c).expect("stored content is JSON"))
+        self.content
+            .as_deref()
+            .map(|c| serde_json::from_str(c).expect("stored content is JSON"))
     }
 
     fn from_row(row: &sqlx::any::AnyRow) -> Result<Stored, sqlx::Error> {
@@ -52,26 +57,48 @@ impl Stored {
 
 const CURRENT_COLUMNS: &str =
     "resource_type, id, version_id, last_updated, deleted, content, CASE WHEN deleted = 1 THEN 'DELETE' ELSE 'PUT' END AS method";
-const HISTORY_COLUMNS: &str = "resource_type, id, version_id, last_updated, deleted, content, method";
+const HISTORY_COLUMNS: &str =
+    "resource_type, id, version_id, last_updated, deleted, content, method";
 
 /// The current version (possibly a deletion), locking the row on PostgreSQL when `for_update`.
-pub async fn current(tx: &mut TenantTx, ty: &str, id: &str, for_update: bool) -> sqlx::Result<Option<Stored>> {
+pub async fn current(
+    tx: &mut TenantTx,
+    ty: &str,
+    id: &str,
+    for_update: bool,
+) -> sqlx::Result<Option<Stored>> {
     let lock = if for_update { tx.lock_clause() } else { "" };
     let sql = format!(
         "SELECT {CURRENT_COLUMNS} FROM resources WHERE tenant_id = $1 AND resource_type = $2 AND id = $3{lock}"
     );
     let tenant = tx.tenant().to_string();
-    let row = sqlx::query(&sql).bind(tenant).bind(ty).bind(id).fetch_optional(tx.conn()).await?;
+    let row = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(ty)
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?;
     row.as_ref().map(Stored::from_row).transpose()
 }
 
-pub async fn version(tx: &mut TenantTx, ty: &str, id: &str, version_id: i64) -> sqlx::Result<Option<Stored>> {
+pub async fn version(
+    tx: &mut TenantTx,
+    ty: &str,
+    id: &str,
+    version_id: i64,
+) -> sqlx::Result<Option<Stored>> {
     let sql = format!(
         "SELECT {HISTORY_COLUMNS} FROM resource_history \
          WHERE tenant_id = $1 AND resource_type = $2 AND id = $3 AND version_id = $4"
     );
     let tenant = tx.tenant().to_string();
-    let row = sqlx::query(&sql).bind(tenant).bind(ty).bind(id).bind(version_id).fetch_optional(tx.conn()).await?;
+    let row = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(ty)
+        .bind(id)
+        .bind(version_id)
+        .fetch_optional(tx.conn())
+        .await?;
     row.as_ref().map(Stored::from_row).transpose()
 }
 
@@ -142,7 +169,9 @@ pub async fn write_version(
         .await?;
     }
 
-    let parsed = content.as_deref().map(|c| serde_json::from_str::<Value>(c).expect("just serialised"));
+    let parsed = content
+        .as_deref()
+        .map(|c| serde_json::from_str::<Value>(c).expect("just serialised"));
     index::reindex(tx, ty, id, previous.is_some(), parsed.as_ref()).await?;
 
     Ok(Stored {
@@ -162,7 +191,11 @@ fn stamp_meta(resource: &mut Value, id: &str, version_id: i64, last_updated: i64
     let object = resource.as_object_mut().expect("validated as an object");
     // Keep `resourceType` then `id` first, as FHIR JSON conventionally orders them.
     object.shift_remove("id");
-    object.shift_insert(1.min(object.len()), "id".into(), Value::String(id.to_string()));
+    object.shift_insert(
+        1.min(object.len()),
+        "id".into(),
+        Value::String(id.to_string()),
+    );
     let meta = object.entry("meta").or_insert_with(|| json!({}));
     if !meta.is_object() {
         *meta = json!({});
@@ -199,7 +232,10 @@ impl HistoryCursor {
 
     /// `micros:Type:id:vid` — ids cannot contain ':'.
     pub fn encode(&self) -> String {
-        format!("{}:{}:{}:{}", self.last_updated, self.resource_type, self.id, self.version_id)
+        format!(
+            "{}:{}:{}:{}",
+            self.last_updated, self.resource_type, self.id, self.version_id
+        )
     }
 
     pub fn decode(text: &str) -> Option<HistoryCursor> {
@@ -239,9 +275,13 @@ pub async fn history(
     }
     if cursor.is_some() {
         let (a, b, c, d) = (next(), next(), next(), next());
-        sql += &format!(" AND (last_updated, resource_type, id, version_id) < ({a}, {b}, {c}, {d})");
+        sql +=
+            &format!(" AND (last_updated, resource_type, id, version_id) < ({a}, {b}, {c}, {d})");
     }
-    sql += &format!(" ORDER BY last_updated DESC, resource_type DESC, id DESC, version_id DESC LIMIT {}", next());
+    sql += &format!(
+        " ORDER BY last_updated DESC, resource_type DESC, id DESC, version_id DESC LIMIT {}",
+        next()
+    );
 
     let tenant = tx.tenant().to_string();
     let mut query = sqlx::query(&sql).bind(tenant);
@@ -255,7 +295,11 @@ pub async fn history(
         query = query.bind(since);
     }
     if let Some(c) = cursor {
-        query = query.bind(c.last_updated).bind(c.resource_type.clone()).bind(c.id.clone()).bind(c.version_id);
+        query = query
+            .bind(c.last_updated)
+            .bind(c.resource_type.clone())
+            .bind(c.id.clone())
+            .bind(c.version_id);
     }
     let rows = query.bind(limit).fetch_all(tx.conn()).await?;
     rows.iter().map(Stored::from_row).collect()
@@ -267,7 +311,12 @@ mod tests {
 
     #[test]
     fn cursor_round_trip() {
-        let c = HistoryCursor { last_updated: 12, resource_type: "Patient".into(), id: "a.b-c".into(), version_id: 3 };
+        let c = HistoryCursor {
+            last_updated: 12,
+            resource_type: "Patient".into(),
+            id: "a.b-c".into(),
+            version_id: 3,
+        };
         assert_eq!(HistoryCursor::decode(&c.encode()), Some(c));
         assert_eq!(HistoryCursor::decode("1:Patient:x"), None);
         assert_eq!(HistoryCursor::decode("x:Patient:x:1"), None);
@@ -275,7 +324,8 @@ mod tests {
 
     #[test]
     fn meta_is_stamped_and_id_comes_second() {
-        let mut r = json!({"resourceType": "Patient", "meta": {"tag": [{"code": "t"}]}, "active": true});
+        let mut r =
+            json!({"resourceType": "Patient", "meta": {"tag": [{"code": "t"}]}, "active": true});
         stamp_meta(&mut r, "p1", 2, 1_700_000_000_000_000);
         let keys: Vec<_> = r.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys[..2], ["resourceType".to_string(), "id".to_string()]);

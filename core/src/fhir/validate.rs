@@ -9,7 +9,10 @@ use super::schema::SchemaValidator;
 
 /// R4 `id`: 1-64 of `A-Z a-z 0-9 - .`
 pub fn is_valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// What the body's `id` must be.
@@ -22,10 +25,21 @@ pub enum IdRule<'a> {
 }
 
 /// Validates a resource body for type `ty`; the error names the offending element.
-pub fn check_resource(schema: &SchemaValidator, ty: &str, body: &Value, id_rule: IdRule) -> FhirResult<()> {
-    let object = body
-        .as_object()
-        .ok_or_else(|| FhirError::new(StatusCode::BAD_REQUEST, Issue::error("structure", "the body must be a JSON object (a FHIR resource)")))?;
+pub fn check_resource(
+    schema: &SchemaValidator,
+    ty: &str,
+    body: &Value,
+    id_rule: IdRule,
+) -> FhirResult<()> {
+    let object = body.as_object().ok_or_else(|| {
+        FhirError::new(
+            StatusCode::BAD_REQUEST,
+            Issue::error(
+                "structure",
+                "the body must be a JSON object (a FHIR resource)",
+            ),
+        )
+    })?;
     match object.get("resourceType").and_then(Value::as_str) {
         None => {
             return Err(FhirError::new(
@@ -36,8 +50,11 @@ pub fn check_resource(schema: &SchemaValidator, ty: &str, body: &Value, id_rule:
         Some(found) if found != ty => {
             return Err(FhirError::new(
                 StatusCode::BAD_REQUEST,
-                Issue::error("invalid", format!("resourceType {found:?} does not match the URL's type {ty:?}"))
-                    .at(format!("{ty}.resourceType")),
+                Issue::error(
+                    "invalid",
+                    format!("resourceType {found:?} does not match the URL's type {ty:?}"),
+                )
+                .at(format!("{ty}.resourceType")),
             ))
         }
         Some(_) => {}
@@ -47,16 +64,24 @@ pub fn check_resource(schema: &SchemaValidator, ty: &str, body: &Value, id_rule:
             None => {
                 return Err(FhirError::new(
                     StatusCode::BAD_REQUEST,
-                    Issue::error("required", format!("an update must carry the resource id; expected \"id\": {url_id:?}"))
-                        .at(format!("{ty}.id")),
+                    Issue::error(
+                        "required",
+                        format!(
+                            "an update must carry the resource id; expected \"id\": {url_id:?}"
+                        ),
+                    )
+                    .at(format!("{ty}.id")),
                 ))
             }
             Some(Value::String(body_id)) if body_id == url_id => {}
             Some(other) => {
                 return Err(FhirError::new(
                     StatusCode::BAD_REQUEST,
-                    Issue::error("invalid", format!("the body's id {other} does not match the URL's id {url_id:?}"))
-                        .at(format!("{ty}.id")),
+                    Issue::error(
+                        "invalid",
+                        format!("the body's id {other} does not match the URL's id {url_id:?}"),
+                    )
+                    .at(format!("{ty}.id")),
                 ))
             }
         }
@@ -69,7 +94,10 @@ pub fn check_resource(schema: &SchemaValidator, ty: &str, body: &Value, id_rule:
     if issues.is_empty() {
         Ok(())
     } else {
-        Err(FhirError { status: StatusCode::BAD_REQUEST, issues })
+        Err(FhirError {
+            status: StatusCode::BAD_REQUEST,
+            issues,
+        })
     }
 }
 
@@ -77,7 +105,12 @@ pub fn check_resource(schema: &SchemaValidator, ty: &str, body: &Value, id_rule:
 /// `urn:uuid:`/`urn:oid:`, or a `#fragment` naming a contained resource. Conditional
 /// references (`Type?query`) are resolved inside transactions before this check runs, so one
 /// that reaches here was sent outside a transaction.
-fn check_references(schema: &SchemaValidator, root: &str, resource: &Value, issues: &mut Vec<Issue>) {
+fn check_references(
+    schema: &SchemaValidator,
+    root: &str,
+    resource: &Value,
+    issues: &mut Vec<Issue>,
+) {
     let contained: Vec<&str> = resource["contained"]
         .as_array()
         .map(|list| list.iter().filter_map(|c| c["id"].as_str()).collect())
@@ -118,7 +151,11 @@ fn walk(value: &Value, path: &mut String, found: &mut dyn FnMut(&str, &str)) {
     }
 }
 
-fn reference_problem(schema: &SchemaValidator, reference: &str, contained: &[&str]) -> Option<String> {
+fn reference_problem(
+    schema: &SchemaValidator,
+    reference: &str,
+    contained: &[&str],
+) -> Option<String> {
     if let Some(fragment) = reference.strip_prefix('#') {
         return (!fragment.is_empty() && !contained.contains(&fragment))
             .then(|| format!("reference {reference:?} names no contained resource"));
@@ -127,11 +164,15 @@ fn reference_problem(schema: &SchemaValidator, reference: &str, contained: &[&st
         return None;
     }
     if reference.starts_with("http://") || reference.starts_with("https://") {
-        return url::Url::parse(reference).err().map(|e| format!("reference {reference:?} is not a valid URL ({e})"));
+        return url::Url::parse(reference)
+            .err()
+            .map(|e| format!("reference {reference:?} is not a valid URL ({e})"));
     }
     if let Some((ty, _)) = reference.split_once('?') {
         return Some(if schema.is_resource_type(ty) {
-            format!("conditional reference {reference:?} is only allowed inside a transaction Bundle")
+            format!(
+                "conditional reference {reference:?} is only allowed inside a transaction Bundle"
+            )
         } else {
             format!("reference {reference:?} names unknown resource type {ty:?}")
         });
@@ -139,7 +180,9 @@ fn reference_problem(schema: &SchemaValidator, reference: &str, contained: &[&st
     let parts: Vec<&str> = reference.split('/').collect();
     let well_formed = match parts.as_slice() {
         [ty, id] => schema.is_resource_type(ty) && is_valid_id(id),
-        [ty, id, "_history", vid] => schema.is_resource_type(ty) && is_valid_id(id) && is_valid_id(vid),
+        [ty, id, "_history", vid] => {
+            schema.is_resource_type(ty) && is_valid_id(id) && is_valid_id(vid)
+        }
         _ => false,
     };
     (!well_formed).then(|| {
@@ -173,11 +216,16 @@ mod tests {
         assert!(check("Patinet/123").is_some());
         assert!(check("Patient/a b").is_some());
         assert!(check("Patient").is_some());
-        assert!(check("Patient?identifier=x").unwrap().contains("transaction"));
+        assert!(check("Patient?identifier=x")
+            .unwrap()
+            .contains("transaction"));
 
         let body = json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
                           "subject": {"reference": "Patient/"}});
         let err = check_resource(&schema, "Observation", &body, IdRule::Assigned).unwrap_err();
-        assert_eq!(err.issues[0].expression.as_deref(), Some("Observation.subject.reference"));
+        assert_eq!(
+            err.issues[0].expression.as_deref(),
+            Some("Observation.subject.reference")
+        );
     }
 }

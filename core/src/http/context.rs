@@ -23,14 +23,28 @@ pub struct TenantContext {
 impl FromRequestParts<AppState> for TenantContext {
     type Rejection = FhirError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(|_| FhirError::not_found("no tenant in the URL"))?;
-        let tenant = params.get("tenant").cloned().ok_or_else(|| FhirError::not_found("no tenant in the URL"))?;
+        let tenant = params
+            .get("tenant")
+            .cloned()
+            .ok_or_else(|| FhirError::not_found("no tenant in the URL"))?;
         // Unknown and forbidden tenants answer alike, so tenant names cannot be probed.
-        if !state.tenants.exists(&tenant).await.map_err(FhirError::from)? {
-            return Err(FhirError::new(StatusCode::NOT_FOUND, Issue::error("not-found", format!("unknown tenant {tenant:?}"))));
+        if !state
+            .tenants
+            .exists(&tenant)
+            .await
+            .map_err(FhirError::from)?
+        {
+            return Err(FhirError::new(
+                StatusCode::NOT_FOUND,
+                Issue::error("not-found", format!("unknown tenant {tenant:?}")),
+            ));
         }
         let origin = match &state.config.base_url {
             Some(base) => base.clone(),
@@ -43,6 +57,9 @@ impl FromRequestParts<AppState> for TenantContext {
                 format!("http://{host}")
             }
         };
-        Ok(TenantContext { fhir_base: format!("{origin}/t/{tenant}/fhir"), tenant })
+        Ok(TenantContext {
+            fhir_base: format!("{origin}/t/{tenant}/fhir"),
+            tenant,
+        })
     }
 }

@@ -23,17 +23,33 @@ use crate::in_tenant_tx;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/t/{tenant}/fhir", axum::routing::post(bundle).fallback(method_not_allowed))
-        .route("/t/{tenant}/fhir/", axum::routing::post(bundle).fallback(method_not_allowed))
+        .route(
+            "/t/{tenant}/fhir",
+            axum::routing::post(bundle).fallback(method_not_allowed),
+        )
+        .route(
+            "/t/{tenant}/fhir/",
+            axum::routing::post(bundle).fallback(method_not_allowed),
+        )
         .route("/t/{tenant}/fhir/metadata", get(metadata))
         .route("/t/{tenant}/fhir/_history", get(history_system))
         .route(
             "/t/{tenant}/fhir/{type}",
-            get(search).post(create).put(conditional_update).patch(conditional_patch).delete(conditional_delete),
+            get(search)
+                .post(create)
+                .put(conditional_update)
+                .patch(conditional_patch)
+                .delete(conditional_delete),
         )
         .route("/t/{tenant}/fhir/{type}/_history", get(history_type))
-        .route("/t/{tenant}/fhir/{type}/{id}", get(read).put(update).patch(patch).delete(delete))
-        .route("/t/{tenant}/fhir/{type}/{id}/_history", get(history_instance))
+        .route(
+            "/t/{tenant}/fhir/{type}/{id}",
+            get(read).put(update).patch(patch).delete(delete),
+        )
+        .route(
+            "/t/{tenant}/fhir/{type}/{id}/_history",
+            get(history_instance),
+        )
         .route("/t/{tenant}/fhir/{type}/{id}/_history/{vid}", get(vread))
 }
 
@@ -61,7 +77,10 @@ struct VersionPath {
 type Reply = Result<FhirResponse, FhirError>;
 
 async fn method_not_allowed() -> FhirError {
-    FhirError::new(StatusCode::METHOD_NOT_ALLOWED, Issue::error("not-supported", "this method is not allowed here"))
+    FhirError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        Issue::error("not-supported", "this method is not allowed here"),
+    )
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -70,9 +89,10 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// Headers every response about one stored version carries.
 fn version_headers(response: FhirResponse, stored: &Stored) -> FhirResponse {
-    response
-        .header(header::ETAG, stored.etag())
-        .header(header::LAST_MODIFIED, clock::format_http_date(stored.last_updated))
+    response.header(header::ETAG, stored.etag()).header(
+        header::LAST_MODIFIED,
+        clock::format_http_date(stored.last_updated),
+    )
 }
 
 fn read_response(stored: &Stored, query: Option<&str>) -> FhirResponse {
@@ -81,28 +101,60 @@ fn read_response(stored: &Stored, query: Option<&str>) -> FhirResponse {
 }
 
 /// 201 with `Location` for creations, 200 for updates; the body as `Prefer` asks.
-fn write_response(ctx: &TenantContext, written: &Written, headers: &HeaderMap, query: Option<&str>) -> FhirResponse {
-    let status = if written.created { StatusCode::CREATED } else { StatusCode::OK };
+fn write_response(
+    ctx: &TenantContext,
+    written: &Written,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> FhirResponse {
+    let status = if written.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let stored = &written.stored;
     let response = match prefer_return(headers, Return::Representation) {
-        Return::Representation => FhirResponse::raw(status, stored.content.clone().unwrap_or_default()),
+        Return::Representation => {
+            FhirResponse::raw(status, stored.content.clone().unwrap_or_default())
+        }
         Return::Minimal => FhirResponse::empty(status),
         Return::OperationOutcome => FhirResponse::json(
             status,
-            &operation_outcome(&[Issue::information(format!("{}: {}", status_line(status), stored.versioned_path()))]),
+            &operation_outcome(&[Issue::information(format!(
+                "{}: {}",
+                status_line(status),
+                stored.versioned_path()
+            ))]),
         ),
     };
     version_headers(response, stored)
-        .header(header::LOCATION, format!("{}/{}", ctx.fhir_base, stored.versioned_path()))
+        .header(
+            header::LOCATION,
+            format!("{}/{}", ctx.fhir_base, stored.versioned_path()),
+        )
         .pretty(wants_pretty(query))
 }
 
-async fn metadata(State(state): State<AppState>, ctx: TenantContext, RawQuery(query): RawQuery) -> Reply {
-    let cs = capability_statement(state.engine.schema(), &ctx.fhir_base, env!("CARGO_PKG_VERSION"));
+async fn metadata(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    RawQuery(query): RawQuery,
+) -> Reply {
+    let cs = capability_statement(
+        state.engine.schema(),
+        &ctx.fhir_base,
+        env!("CARGO_PKG_VERSION"),
+    );
     Ok(FhirResponse::json(StatusCode::OK, &cs).pretty(wants_pretty(query.as_deref())))
 }
 
-async fn bundle(State(state): State<AppState>, ctx: TenantContext, headers: HeaderMap, RawQuery(query): RawQuery, FhirJson(body): FhirJson) -> Reply {
+async fn bundle(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    FhirJson(body): FhirJson,
+) -> Reply {
     let processor = BundleProcessor {
         engine: &state.engine,
         db: &state.db,
@@ -114,85 +166,185 @@ async fn bundle(State(state): State<AppState>, ctx: TenantContext, headers: Head
     Ok(FhirResponse::json(StatusCode::OK, &response).pretty(wants_pretty(query.as_deref())))
 }
 
-async fn create(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<TypePath>, headers: HeaderMap, RawQuery(query): RawQuery, FhirJson(body): FhirJson) -> Reply {
+async fn create(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    Path(p): Path<TypePath>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    FhirJson(body): FhirJson,
+) -> Reply {
     state.engine.check_type(&p.ty)?;
     let if_none_exist = header_str(&headers, "if-none-exist");
     let written = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
-        state.engine.create(&mut tx, &p.ty, body.clone(), if_none_exist).await
+        state
+            .engine
+            .create(&mut tx, &p.ty, body.clone(), if_none_exist)
+            .await
     })?;
     Ok(write_response(&ctx, &written, &headers, query.as_deref()))
 }
 
-async fn update(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<InstancePath>, headers: HeaderMap, RawQuery(query): RawQuery, FhirJson(body): FhirJson) -> Reply {
+async fn update(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    Path(p): Path<InstancePath>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    FhirJson(body): FhirJson,
+) -> Reply {
     let if_match = header_str(&headers, "if-match");
     let written = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
-        state.engine.update(&mut tx, &p.ty, &p.id, body.clone(), if_match).await
+        state
+            .engine
+            .update(&mut tx, &p.ty, &p.id, body.clone(), if_match)
+            .await
     })?;
     Ok(write_response(&ctx, &written, &headers, query.as_deref()))
 }
 
-async fn conditional_update(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<TypePath>, headers: HeaderMap, RawQuery(query): RawQuery, FhirJson(body): FhirJson) -> Reply {
+async fn conditional_update(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    Path(p): Path<TypePath>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    FhirJson(body): FhirJson,
+) -> Reply {
     let criteria = query.clone().unwrap_or_default();
     let if_match = header_str(&headers, "if-match");
     let written = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
-        state.engine.conditional_update(&mut tx, &p.ty, &criteria, body.clone(), if_match).await
+        state
+            .engine
+            .conditional_update(&mut tx, &p.ty, &criteria, body.clone(), if_match)
+            .await
     })?;
     Ok(write_response(&ctx, &written, &headers, None))
 }
 
-async fn patch(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<InstancePath>, headers: HeaderMap, RawQuery(query): RawQuery, FhirJson(body): FhirJson) -> Reply {
+async fn patch(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    Path(p): Path<InstancePath>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    FhirJson(body): FhirJson,
+) -> Reply {
     let if_match = header_str(&headers, "if-match");
     let written = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
-        state.engine.patch(&mut tx, &p.ty, &p.id, &body, if_match).await
+        state
+            .engine
+            .patch(&mut tx, &p.ty, &p.id, &body, if_match)
+            .await
     })?;
     Ok(write_response(&ctx, &written, &headers, query.as_deref()))
 }
 
-async fn conditional_patch(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<TypePath>, headers: HeaderMap, RawQuery(query): RawQuery, FhirJson(body): FhirJson) -> Reply {
+async fn conditional_patch(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    Path(p): Path<TypePath>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    FhirJson(body): FhirJson,
+) -> Reply {
     let criteria = query.clone().unwrap_or_default();
     let if_match = header_str(&headers, "if-match");
     let written = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
-        state.engine.conditional_patch(&mut tx, &p.ty, &criteria, &body, if_match).await
+        state
+            .engine
+            .conditional_patch(&mut tx, &p.ty, &criteria, &body, if_match)
+            .await
     })?;
     Ok(write_response(&ctx, &written, &headers, None))
 }
 
-async fn delete(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<InstancePath>) -> Reply {
-    let deleted = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| state.engine.delete(&mut tx, &p.ty, &p.id).await)?;
+async fn delete(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    Path(p): Path<InstancePath>,
+) -> Reply {
+    let deleted = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| state
+        .engine
+        .delete(&mut tx, &p.ty, &p.id)
+        .await)?;
     Ok(match deleted {
-        Some(stored) => FhirResponse::empty(StatusCode::NO_CONTENT).header(header::ETAG, stored.etag()),
+        Some(stored) => {
+            FhirResponse::empty(StatusCode::NO_CONTENT).header(header::ETAG, stored.etag())
+        }
         None => FhirResponse::empty(StatusCode::NO_CONTENT),
     })
 }
 
-async fn conditional_delete(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<TypePath>, RawQuery(query): RawQuery) -> Reply {
+async fn conditional_delete(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    Path(p): Path<TypePath>,
+    RawQuery(query): RawQuery,
+) -> Reply {
     let criteria = query.unwrap_or_default();
     let deleted = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
-        state.engine.conditional_delete(&mut tx, &p.ty, &criteria).await
+        state
+            .engine
+            .conditional_delete(&mut tx, &p.ty, &criteria)
+            .await
     })?;
     Ok(match deleted {
-        Some(stored) => FhirResponse::empty(StatusCode::NO_CONTENT).header(header::ETAG, stored.etag()),
-        None => FhirResponse::json(StatusCode::OK, &operation_outcome(&[Issue::information(format!("no {} matched; nothing was deleted", p.ty))])),
+        Some(stored) => {
+            FhirResponse::empty(StatusCode::NO_CONTENT).header(header::ETAG, stored.etag())
+        }
+        None => FhirResponse::json(
+            StatusCode::OK,
+            &operation_outcome(&[Issue::information(format!(
+                "no {} matched; nothing was deleted",
+                p.ty
+            ))]),
+        ),
     })
 }
 
-async fn read(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<InstancePath>, headers: HeaderMap, RawQuery(query): RawQuery) -> Reply {
-    let stored = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| state.engine.read(&mut tx, &p.ty, &p.id).await)?;
+async fn read(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    Path(p): Path<InstancePath>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Reply {
+    let stored = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| state
+        .engine
+        .read(&mut tx, &p.ty, &p.id)
+        .await)?;
     // Conditional read by version: If-None-Match with the current ETag is 304.
     if header_str(&headers, "if-none-match").is_some_and(|etag| etag.trim() == stored.etag()) {
-        return Ok(version_headers(FhirResponse::empty(StatusCode::NOT_MODIFIED), &stored));
+        return Ok(version_headers(
+            FhirResponse::empty(StatusCode::NOT_MODIFIED),
+            &stored,
+        ));
     }
     Ok(read_response(&stored, query.as_deref()))
 }
 
-async fn vread(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<VersionPath>, RawQuery(query): RawQuery) -> Reply {
-    let stored = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| state.engine.vread(&mut tx, &p.ty, &p.id, &p.vid).await)?;
+async fn vread(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    Path(p): Path<VersionPath>,
+    RawQuery(query): RawQuery,
+) -> Reply {
+    let stored = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| state
+        .engine
+        .vread(&mut tx, &p.ty, &p.id, &p.vid)
+        .await)?;
     Ok(read_response(&stored, query.as_deref()))
 }
 
 /// `GET Type?criteria` with the criteria conditional interactions use (`_id`, `identifier`);
 /// the full search engine replaces this with issue #3.
-async fn search(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<TypePath>, RawQuery(query): RawQuery) -> Reply {
+async fn search(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    Path(p): Path<TypePath>,
+    RawQuery(query): RawQuery,
+) -> Reply {
     state.engine.check_type(&p.ty)?;
     let q = query.clone().unwrap_or_default();
     let criteria = Criteria::parse(&p.ty, &q)?;
@@ -205,27 +357,57 @@ async fn search(State(state): State<AppState>, ctx: TenantContext, Path(p): Path
         FhirResult::Ok(found)
     })?;
     let mut bundle = searchset(&ctx.fhir_base, &found);
-    bundle["link"] = json!([{ "relation": "self", "url": format!("{}/{}?{}", ctx.fhir_base, p.ty, q) }]);
+    bundle["link"] =
+        json!([{ "relation": "self", "url": format!("{}/{}?{}", ctx.fhir_base, p.ty, q) }]);
     Ok(FhirResponse::json(StatusCode::OK, &bundle).pretty(wants_pretty(query.as_deref())))
 }
 
-async fn history_system(State(state): State<AppState>, ctx: TenantContext, RawQuery(query): RawQuery) -> Reply {
+async fn history_system(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    RawQuery(query): RawQuery,
+) -> Reply {
     history(&state, &ctx, HistoryScope::default(), query.as_deref()).await
 }
 
-async fn history_type(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<TypePath>, RawQuery(query): RawQuery) -> Reply {
+async fn history_type(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    Path(p): Path<TypePath>,
+    RawQuery(query): RawQuery,
+) -> Reply {
     state.engine.check_type(&p.ty)?;
-    history(&state, &ctx, HistoryScope { resource_type: Some(p.ty), id: None }, query.as_deref()).await
+    history(
+        &state,
+        &ctx,
+        HistoryScope {
+            resource_type: Some(p.ty),
+            id: None,
+        },
+        query.as_deref(),
+    )
+    .await
 }
 
-async fn history_instance(State(state): State<AppState>, ctx: TenantContext, Path(p): Path<InstancePath>, RawQuery(query): RawQuery) -> Reply {
+async fn history_instance(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    Path(p): Path<InstancePath>,
+    RawQuery(query): RawQuery,
+) -> Reply {
     state.engine.check_type(&p.ty)?;
-    let scope = HistoryScope { resource_type: Some(p.ty.clone()), id: Some(p.id.clone()) };
+    let scope = HistoryScope {
+        resource_type: Some(p.ty.clone()),
+        id: Some(p.id.clone()),
+    };
     // An instance that never existed is 404, not an empty history.
     in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
         match store::current(&mut tx, &p.ty, &p.id, false).await? {
             Some(_) => Ok(()),
-            None => Err(FhirError::not_found(format!("{}/{} does not exist", p.ty, p.id))),
+            None => Err(FhirError::not_found(format!(
+                "{}/{} does not exist",
+                p.ty, p.id
+            ))),
         }
     })?;
     history(&state, &ctx, scope, query.as_deref()).await
@@ -236,7 +418,12 @@ const MAX_HISTORY_COUNT: i64 = 1000;
 
 /// A `history` Bundle, newest first, paged by an opaque cursor so pages stay stable while
 /// others write (new versions land before the first page, never inside later ones).
-async fn history(state: &AppState, ctx: &TenantContext, scope: HistoryScope, query: Option<&str>) -> Reply {
+async fn history(
+    state: &AppState,
+    ctx: &TenantContext,
+    scope: HistoryScope,
+    query: Option<&str>,
+) -> Reply {
     let mut count = DEFAULT_HISTORY_COUNT;
     let mut since = None;
     let mut cursor = None;
@@ -247,19 +434,30 @@ async fn history(state: &AppState, ctx: &TenantContext, scope: HistoryScope, que
                     .parse::<i64>()
                     .ok()
                     .filter(|c| *c >= 0)
-                    .ok_or_else(|| FhirError::invalid(format!("_count={value} is not a non-negative integer")))?
+                    .ok_or_else(|| {
+                        FhirError::invalid(format!("_count={value} is not a non-negative integer"))
+                    })?
                     .min(MAX_HISTORY_COUNT)
             }
             "_since" => {
                 since = Some(clock::parse_fhir_time(&value).ok_or_else(|| {
-                    FhirError::invalid(format!("_since={value} is not a FHIR instant like 2024-01-31T12:00:00Z"))
+                    FhirError::invalid(format!(
+                        "_since={value} is not a FHIR instant like 2024-01-31T12:00:00Z"
+                    ))
                 })?)
             }
             "_cursor" => {
-                cursor = Some(HistoryCursor::decode(&value).ok_or_else(|| FhirError::invalid("_cursor is not one this server issued"))?)
+                cursor =
+                    Some(HistoryCursor::decode(&value).ok_or_else(|| {
+                        FhirError::invalid("_cursor is not one this server issued")
+                    })?)
             }
             "_format" | "_pretty" => {}
-            other => return Err(FhirError::not_supported(format!("history does not support the parameter {other:?} (use _count, _since)"))),
+            other => {
+                return Err(FhirError::not_supported(format!(
+                    "history does not support the parameter {other:?} (use _count, _since)"
+                )))
+            }
         }
     }
     let versions = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
@@ -287,13 +485,19 @@ async fn history(state: &AppState, ctx: &TenantContext, scope: HistoryScope, que
         }
         format!("{path}?{}", params.finish())
     };
-    let mut links = vec![json!({"relation": "self", "url": link(cursor.as_ref().map(HistoryCursor::encode))})];
+    let mut links =
+        vec![json!({"relation": "self", "url": link(cursor.as_ref().map(HistoryCursor::encode))})];
     if has_more {
         if let Some(last) = page.last() {
-            links.push(json!({"relation": "next", "url": link(Some(HistoryCursor::of(last).encode()))}));
+            links.push(
+                json!({"relation": "next", "url": link(Some(HistoryCursor::of(last).encode()))}),
+            );
         }
     }
-    let entries: Vec<Value> = page.iter().map(|s| history_entry(&ctx.fhir_base, s)).collect();
+    let entries: Vec<Value> = page
+        .iter()
+        .map(|s| history_entry(&ctx.fhir_base, s))
+        .collect();
     let bundle = json!({
         "resourceType": "Bundle",
         "type": "history",

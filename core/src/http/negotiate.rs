@@ -17,7 +17,10 @@ impl IntoResponse for FhirError {
     fn into_response(self) -> Response {
         let mut response = FhirResponse::json(self.status, &self.to_outcome()).into_response();
         if self.status == StatusCode::METHOD_NOT_ALLOWED {
-            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"));
+            response.headers_mut().insert(
+                header::ALLOW,
+                HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"),
+            );
         }
         response
     }
@@ -30,7 +33,11 @@ impl<S: Send + Sync> FromRequest<S> for FhirJson {
     type Rejection = FhirError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase);
         if let Some(ct) = &content_type {
             let json_like = ct.starts_with("application/fhir+json")
                 || ct.starts_with("application/json")
@@ -39,20 +46,38 @@ impl<S: Send + Sync> FromRequest<S> for FhirJson {
             if !json_like {
                 return Err(FhirError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    Issue::error("not-supported", format!("Content-Type {ct:?} is not supported; send application/fhir+json")),
+                    Issue::error(
+                        "not-supported",
+                        format!("Content-Type {ct:?} is not supported; send application/fhir+json"),
+                    ),
                 ));
             }
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             let status = rejection.status();
             if status == StatusCode::PAYLOAD_TOO_LARGE {
-                FhirError::new(status, Issue::error("too-long", "the request body is larger than this server accepts (max_body_bytes)"))
+                FhirError::new(
+                    status,
+                    Issue::error(
+                        "too-long",
+                        "the request body is larger than this server accepts (max_body_bytes)",
+                    ),
+                )
             } else {
-                FhirError::new(status, Issue::error("invalid", format!("cannot read the request body: {rejection}")))
+                FhirError::new(
+                    status,
+                    Issue::error(
+                        "invalid",
+                        format!("cannot read the request body: {rejection}"),
+                    ),
+                )
             }
         })?;
         if bytes.is_empty() {
-            return Err(FhirError::bad_request("required", "the request has no body; send a FHIR resource as JSON"));
+            return Err(FhirError::bad_request(
+                "required",
+                "the request has no body; send a FHIR resource as JSON",
+            ));
         }
         let value = serde_json::from_slice(&bytes).map_err(|e| {
             FhirError::bad_request("structure", format!("the body is not valid JSON: {e}"))
@@ -64,19 +89,38 @@ impl<S: Send + Sync> FromRequest<S> for FhirJson {
 /// Refuses formats other than JSON (406), before any handler runs.
 pub async fn require_json(req: Request, next: Next) -> Response {
     let format = req.uri().query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "_format").map(|(_, v)| v.into_owned())
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "_format")
+            .map(|(_, v)| v.into_owned())
     });
     if let Some(format) = format {
-        if !matches!(format.as_str(), "json" | "application/json" | "application/fhir+json") {
+        if !matches!(
+            format.as_str(),
+            "json" | "application/json" | "application/fhir+json"
+        ) {
             return FhirError::new(
                 StatusCode::NOT_ACCEPTABLE,
-                Issue::error("not-supported", format!("_format={format} is not supported; this server speaks JSON (_format=json)")),
+                Issue::error(
+                    "not-supported",
+                    format!(
+                        "_format={format} is not supported; this server speaks JSON (_format=json)"
+                    ),
+                ),
             )
             .into_response();
         }
-    } else if let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) {
+    } else if let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    {
         let accepts_json = accept.split(',').any(|part| {
-            let media = part.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let media = part
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             media.is_empty()
                 || media == "*/*"
                 || media == "application/*"
@@ -87,7 +131,12 @@ pub async fn require_json(req: Request, next: Next) -> Response {
         if !accepts_json {
             return FhirError::new(
                 StatusCode::NOT_ACCEPTABLE,
-                Issue::error("not-supported", format!("cannot answer in {accept:?}; this server speaks application/fhir+json")),
+                Issue::error(
+                    "not-supported",
+                    format!(
+                        "cannot answer in {accept:?}; this server speaks application/fhir+json"
+                    ),
+                ),
             )
             .into_response();
         }
@@ -97,7 +146,9 @@ pub async fn require_json(req: Request, next: Next) -> Response {
 
 /// `Prefer: return=...`; representation is the default for single interactions.
 pub fn prefer_return(headers: &HeaderMap, default: Return) -> Return {
-    let Some(prefer) = headers.get("prefer").and_then(|v| v.to_str().ok()) else { return default };
+    let Some(prefer) = headers.get("prefer").and_then(|v| v.to_str().ok()) else {
+        return default;
+    };
     for part in prefer.split([',', ';']) {
         match part.trim().to_ascii_lowercase().replace(' ', "").as_str() {
             "return=minimal" => return Return::Minimal,
@@ -111,7 +162,9 @@ pub fn prefer_return(headers: &HeaderMap, default: Return) -> Return {
 
 /// `_pretty=true` asks for indented JSON.
 pub fn wants_pretty(query: Option<&str>) -> bool {
-    query.is_some_and(|q| url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "_pretty" && v == "true"))
+    query.is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "_pretty" && v == "true")
+    })
 }
 
 /// A FHIR response: status, JSON body (already serialised) and headers.
@@ -123,15 +176,27 @@ pub struct FhirResponse {
 
 impl FhirResponse {
     pub fn json(status: StatusCode, value: &Value) -> FhirResponse {
-        FhirResponse { status, body: Some(value.to_string()), headers: Vec::new() }
+        FhirResponse {
+            status,
+            body: Some(value.to_string()),
+            headers: Vec::new(),
+        }
     }
 
     pub fn raw(status: StatusCode, body: String) -> FhirResponse {
-        FhirResponse { status, body: Some(body), headers: Vec::new() }
+        FhirResponse {
+            status,
+            body: Some(body),
+            headers: Vec::new(),
+        }
     }
 
     pub fn empty(status: StatusCode) -> FhirResponse {
-        FhirResponse { status, body: None, headers: Vec::new() }
+        FhirResponse {
+            status,
+            body: None,
+            headers: Vec::new(),
+        }
     }
 
     pub fn header(mut self, name: header::HeaderName, value: impl Into<String>) -> FhirResponse {
@@ -160,7 +225,9 @@ impl IntoResponse for FhirResponse {
             }
         }
         match self.body {
-            Some(body) => builder.header(header::CONTENT_TYPE, FHIR_JSON).body(Body::from(body)),
+            Some(body) => builder
+                .header(header::CONTENT_TYPE, FHIR_JSON)
+                .body(Body::from(body)),
             None => builder.body(Body::empty()),
         }
         .expect("valid response")
@@ -174,10 +241,19 @@ mod tests {
     #[test]
     fn prefer_parsing() {
         let mut h = HeaderMap::new();
-        assert_eq!(prefer_return(&h, Return::Representation), Return::Representation);
-        h.insert("prefer", HeaderValue::from_static("handling=strict, return=minimal"));
+        assert_eq!(
+            prefer_return(&h, Return::Representation),
+            Return::Representation
+        );
+        h.insert(
+            "prefer",
+            HeaderValue::from_static("handling=strict, return=minimal"),
+        );
         assert_eq!(prefer_return(&h, Return::Representation), Return::Minimal);
-        h.insert("prefer", HeaderValue::from_static("return=OperationOutcome"));
+        h.insert(
+            "prefer",
+            HeaderValue::from_static("return=OperationOutcome"),
+        );
         assert_eq!(prefer_return(&h, Return::Minimal), Return::OperationOutcome);
     }
 }

@@ -12,7 +12,8 @@ use tessera_core::server::{self, RunningServer};
 pub use tessera_core::db::Backend;
 
 pub fn postgres_admin_url() -> String {
-    std::env::var("TESSERA_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TESSERA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub struct TestServer {
@@ -34,7 +35,9 @@ pub struct Reply {
 
 impl Reply {
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).map(|v| v.to_str().unwrap().to_string())
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
     }
 
     /// The id from a `Location: .../Type/id/_history/n` header.
@@ -44,14 +47,27 @@ impl Reply {
     }
 
     pub fn expect(self, status: u16) -> Reply {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self
     }
 
     /// Asserts an OperationOutcome with at least one issue.
     pub fn outcome(&self) -> &Value {
-        assert_eq!(self.body["resourceType"], "OperationOutcome", "body: {}", self.body);
-        assert!(self.body["issue"].as_array().is_some_and(|i| !i.is_empty()), "body: {}", self.body);
+        assert_eq!(
+            self.body["resourceType"], "OperationOutcome",
+            "body: {}",
+            self.body
+        );
+        assert!(
+            self.body["issue"].as_array().is_some_and(|i| !i.is_empty()),
+            "body: {}",
+            self.body
+        );
         &self.body
     }
 
@@ -74,12 +90,21 @@ impl TestServer {
 
     pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config { data_dir: dir.path().join("data"), listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
+        let mut config = Config {
+            data_dir: dir.path().join("data"),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Config::default()
+        };
         let mut pg_database = None;
         if backend == Backend::Postgres {
             let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
-            let mut admin = sqlx::PgConnection::connect(&postgres_admin_url()).await.expect("PostgreSQL is running");
-            admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+            let mut admin = sqlx::PgConnection::connect(&postgres_admin_url())
+                .await
+                .expect("PostgreSQL is running");
+            admin
+                .execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .unwrap();
             let mut url = url::Url::parse(&postgres_admin_url()).unwrap();
             url.set_path(&format!("/{name}"));
             config.database.url = Some(url.to_string());
@@ -89,7 +114,15 @@ impl TestServer {
         adjust(&mut config);
         let server = server::start(config.clone()).await.expect("server starts");
         let origin = format!("http://{}", server.addr);
-        TestServer { backend, origin, client: reqwest::Client::new(), server: Some(server), config, dir, pg_database }
+        TestServer {
+            backend,
+            origin,
+            client: reqwest::Client::new(),
+            server: Some(server),
+            config,
+            dir,
+            pg_database,
+        }
     }
 
     pub fn state(&self) -> &tessera_core::http::AppState {
@@ -101,13 +134,25 @@ impl TestServer {
     }
 
     pub async fn tenant(&self, slug: &str) {
-        self.state().tenants.create(slug, None).await.expect("tenant created");
+        self.state()
+            .tenants
+            .create(slug, None)
+            .await
+            .expect("tenant created");
     }
 
-    pub async fn request(&self, method: Method, url: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Reply {
+    pub async fn request(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = self.client.request(method, url);
         if let Some(body) = body {
-            req = req.header("content-type", "application/fhir+json").body(body.to_string());
+            req = req
+                .header("content-type", "application/fhir+json")
+                .body(body.to_string());
         }
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -116,8 +161,16 @@ impl TestServer {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.unwrap();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
-        Reply { status, headers, body }
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON body")
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, url: &str) -> Reply {
@@ -138,7 +191,10 @@ impl TestServer {
 
     /// Number of versions of `ty` ever stored in `tenant` (type history).
     pub async fn version_count(&self, tenant: &str, ty: &str) -> usize {
-        let reply = self.get(&format!("{}/{ty}/_history?_count=1000", self.fhir(tenant))).await.expect(200);
+        let reply = self
+            .get(&format!("{}/{ty}/_history?_count=1000", self.fhir(tenant)))
+            .await
+            .expect(200);
         reply.body["entry"].as_array().map_or(0, Vec::len)
     }
 
@@ -147,8 +203,13 @@ impl TestServer {
             server.shutdown().await.unwrap();
         }
         if let Some(name) = self.pg_database.take() {
-            let mut admin = sqlx::PgConnection::connect(&postgres_admin_url()).await.unwrap();
-            admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await.unwrap();
+            let mut admin = sqlx::PgConnection::connect(&postgres_admin_url())
+                .await
+                .unwrap();
+            admin
+                .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await
+                .unwrap();
         }
     }
 }
