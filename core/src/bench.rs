@@ -112,12 +112,18 @@ async fn raw_insert_rate(floor: &RawFloor, clients: usize, total: usize) -> Resu
     let pool: sqlx::AnyPool = match floor {
         RawFloor::Sqlite(path) => {
             let url = format!("sqlite://{}?mode=rwc", path.display());
-            let pool = sqlx::any::AnyPoolOptions::new()
+            // The server's settings, on every connection of the pool.
+            sqlx::any::AnyPoolOptions::new()
                 .max_connections(clients as u32)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000")
+                            .await?;
+                        Ok(())
+                    })
+                })
                 .connect(&url)
-                .await?;
-            pool.execute("PRAGMA journal_mode = WAL").await?;
-            pool
+                .await?
         }
         RawFloor::Postgres(url) => {
             sqlx::any::AnyPoolOptions::new()
@@ -126,14 +132,6 @@ async fn raw_insert_rate(floor: &RawFloor, clients: usize, total: usize) -> Resu
                 .await?
         }
     };
-    if matches!(floor, RawFloor::Sqlite(_)) {
-        // Match the server's durability setting.
-        for _ in 0..clients {
-            let mut c = pool.acquire().await?;
-            c.execute("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000")
-                .await?;
-        }
-    }
     pool.execute("DROP TABLE IF EXISTS bench_raw").await?;
     pool.execute("CREATE TABLE bench_raw (tenant_id TEXT NOT NULL, id TEXT NOT NULL, content TEXT, PRIMARY KEY (tenant_id, id))").await?;
     let started = Instant::now();

@@ -100,7 +100,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     eprintln!("  {}: {err}", file.display());
                 }
                 anyhow::bail!(
-                    "{} of {} files failed; nothing from those files was stored",
+                    "{} of {} files failed: a failed transaction stored nothing; in a failed batch only the entries reported failed were not stored",
                     report.failures.len(),
                     report.files
                 )

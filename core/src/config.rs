@@ -94,6 +94,12 @@ impl Config {
             None => Config::default(),
         };
         config.apply_env(|key| std::env::var(key).ok())?;
+        config.base_url = config.base_url.map(|b| b.trim_end_matches('/').to_string());
+        anyhow::ensure!(
+            matches!(config.log.format.as_str(), "json" | "pretty"),
+            "log.format (TESSERA_LOG_FORMAT) must be json or pretty, not {:?}",
+            config.log.format
+        );
         Ok(config)
     }
 
@@ -111,9 +117,9 @@ impl Config {
     /// Overrides settings from environment variables; `lookup` is injectable for tests.
     pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<()> {
         if let Some(v) = lookup("TESSERA_LISTEN") {
-            self.listen = v
-                .parse()
-                .with_context(|| format!("TESSERA_LISTEN={v} is not host:port"))?;
+            self.listen = v.parse().with_context(|| {
+                format!("TESSERA_LISTEN={v} is not an IP:port such as 127.0.0.1:8080")
+            })?;
         }
         if let Some(v) = lookup("TESSERA_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
@@ -134,6 +140,14 @@ impl Config {
         }
         if let Some(v) = lookup("TESSERA_DATABASE_APP_PASSWORD") {
             self.database.app_password = Some(v);
+        }
+        if let Some(v) = lookup("TESSERA_DATABASE_MAX_CONNECTIONS") {
+            self.database.max_connections = v
+                .parse()
+                .with_context(|| format!("TESSERA_DATABASE_MAX_CONNECTIONS={v} is not a number"))?;
+        }
+        if let Some(v) = lookup("TESSERA_SQLITE_SYNCHRONOUS") {
+            self.database.sqlite_synchronous = v;
         }
         if let Some(v) = lookup("TESSERA_LOG_FORMAT") {
             self.log.format = v;

@@ -6,7 +6,8 @@ use std::str::FromStr;
 
 use anyhow::{Context, Result};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::ConnectOptions;
 use url::Url;
 
 use super::{Backend, Database};
@@ -15,7 +16,11 @@ use crate::config::DatabaseConfig;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 pub(super) async fn open(owner_url: &str, config: &DatabaseConfig) -> Result<Database> {
-    let owner = PgPool::connect(owner_url).await.with_context(|| {
+    // Statement logging off: ALTER ROLE ... PASSWORD must never reach the log.
+    let owner_options = PgConnectOptions::from_str(owner_url)
+        .context("TESSERA_DATABASE_URL is not a valid PostgreSQL URL")?
+        .disable_statement_logging();
+    let owner = PgPool::connect_with(owner_options).await.with_context(|| {
         format!(
             "cannot connect to PostgreSQL at {}; is it running and is the URL right?",
             redact(owner_url)
@@ -70,6 +75,17 @@ async fn ensure_app_role(owner: &PgPool, config: &DatabaseConfig) -> Result<()> 
                 .execute(&mut *conn)
                 .await?;
         }
+        // A role that bypasses row-level security would silently void tenant isolation.
+        let (superuser, bypass): (bool, bool) =
+            sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1")
+                .bind(role)
+                .fetch_one(&mut *conn)
+                .await?;
+        anyhow::ensure!(
+            !superuser && !bypass,
+            "the application role {role:?} is a superuser or has BYPASSRLS, which would defeat \
+             row-level security; use a plain role (database.app_role)"
+        );
         if let Some(password) = &config.app_password {
             // Passwords cannot be bound as parameters in ALTER ROLE; quote as a literal.
             let literal = password.replace('\'', "''");

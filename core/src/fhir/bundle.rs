@@ -277,13 +277,28 @@ impl BundleProcessor<'_> {
                         .map_err(|e| e.within(&format!("{prefix}.request.url")))?
                         .matching_ids(tx, 2)
                         .await?;
+                    let body_id = entry
+                        .resource
+                        .as_ref()
+                        .and_then(|r| r["id"].as_str())
+                        .map(str::to_string);
                     let id = match found.as_slice() {
-                        [] => entry
-                            .resource
-                            .as_ref()
-                            .and_then(|r| r["id"].as_str())
-                            .map(str::to_string)
-                            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                        [] => match body_id {
+                            Some(id) => {
+                                // R4: no match, but the body's id exists: 409, as over REST.
+                                if super::store::current(tx, &ty, &id, false)
+                                    .await?
+                                    .is_some_and(|c| !c.deleted)
+                                {
+                                    return Err(FhirError::conflict(format!("no {ty} matches {query:?}, but {ty}/{id} named in the body exists and does not match")).within(&prefix));
+                                }
+                                id
+                            }
+                            None => uuid::Uuid::new_v4().to_string(),
+                        },
+                        [one] if body_id.as_deref().is_some_and(|b| b != one) => {
+                            return Err(FhirError::invalid(format!("the body's id {body_id:?} differs from {one:?}, the resource the criteria matched")).within(&prefix));
+                        }
                         [one] => one.clone(),
                         _ => {
                             return Err(FhirError::precondition_failed(format!(
@@ -419,10 +434,10 @@ impl BundleProcessor<'_> {
                 e.delete(tx, ty, id).await?;
                 Ok(EntryResult::empty(StatusCode::NO_CONTENT, None))
             }
-            (Method::Delete, [ty], Some(q)) => {
-                e.conditional_delete(tx, ty, q).await?;
-                Ok(EntryResult::empty(StatusCode::NO_CONTENT, None))
-            }
+            (Method::Delete, [ty], Some(q)) => Ok(match e.conditional_delete(tx, ty, q).await? {
+                Some(_) => EntryResult::empty(StatusCode::NO_CONTENT, None),
+                None => EntryResult::empty(StatusCode::OK, Some(no_match_outcome(ty))),
+            }),
             (Method::Get | Method::Head, [ty, id], None) => {
                 Ok(EntryResult::read(e.read(tx, ty, id).await?))
             }
@@ -628,6 +643,13 @@ fn patch_document(resource: Value) -> FhirResult<Value> {
         return Ok(resource);
     }
     Err(FhirError::not_supported("PATCH entries must hold a JSON Patch in a Binary resource (FHIRPath Patch is not supported)"))
+}
+
+/// The answer to a conditional delete that matched nothing (REST and Bundles alike).
+pub fn no_match_outcome(ty: &str) -> Value {
+    operation_outcome(&[Issue::information(format!(
+        "no {ty} matched; nothing was deleted"
+    ))])
 }
 
 pub fn status_line(status: StatusCode) -> String {

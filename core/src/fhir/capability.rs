@@ -1,6 +1,6 @@
 //! The CapabilityStatement, generated from what this build supports: the resource types come
 //! from the vendored R4 schema, the interactions from the lists below, which the router and
-//! the engine implement (and `tests/capability.rs` exercises each one it names).
+//! the engine implement (the REST, history and bundle tests exercise each one it names).
 
 use serde_json::{json, Value};
 
@@ -34,7 +34,7 @@ pub fn capability_statement(schema: &SchemaValidator, base: &str, version: &str)
                 "readHistory": true,
                 "updateCreate": true,
                 "conditionalCreate": true,
-                "conditionalRead": "not-supported",
+                "conditionalRead": "not-match",
                 "conditionalUpdate": true,
                 "conditionalDelete": "single",
                 "referencePolicy": ["literal", "logical"],

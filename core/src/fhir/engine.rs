@@ -212,7 +212,19 @@ impl FhirEngine {
         let body_id = body.get("id").and_then(Value::as_str).map(str::to_string);
         match found.as_slice() {
             [] => match body_id {
-                Some(id) => self.update(tx, ty, &id, body, if_match).await,
+                Some(id) => {
+                    // R4: no match but the body's id exists already is a 409, not an overwrite
+                    // of a resource the criteria did not select.
+                    if store::current(tx, ty, &id, false)
+                        .await?
+                        .is_some_and(|c| !c.deleted)
+                    {
+                        return Err(FhirError::conflict(format!(
+                            "no {ty} matches {query:?}, but {ty}/{id} named in the body exists and does not match"
+                        )));
+                    }
+                    self.update(tx, ty, &id, body, if_match).await
+                }
                 None => {
                     self.validate(ty, &body, IdRule::Assigned)?;
                     let id = uuid::Uuid::new_v4().to_string();

@@ -160,10 +160,12 @@ impl FhirError {
 impl From<sqlx::Error> for FhirError {
     fn from(err: sqlx::Error) -> FhirError {
         // Details go to the log, not to the client: they can leak schema or data.
-        tracing::error!(error = %err, "database error");
         if crate::db::is_write_conflict(&err) {
+            // Expected under concurrency, and retried by `in_tenant_tx!`.
+            tracing::debug!(error = %err, "write conflict");
             FhirError::conflict("another request changed this resource at the same time; retry")
         } else {
+            tracing::error!(error = %err, "database error");
             FhirError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Issue::error("transient", "the database is unavailable; retry later"),

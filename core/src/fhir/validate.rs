@@ -101,8 +101,8 @@ pub fn check_resource(
     }
 }
 
-/// Every `reference` must be a local `Type/id[/_history/vid]`, an absolute URL, a
-/// `urn:uuid:`/`urn:oid:`, or a `#fragment` naming a contained resource. Conditional
+/// Every `reference` must be a local `Type/id[/_history/vid]`, an absolute URL, or a
+/// `#fragment` naming a contained resource. Conditional
 /// references (`Type?query`) are resolved inside transactions before this check runs, so one
 /// that reaches here was sent outside a transaction.
 fn check_references(
@@ -161,7 +161,10 @@ fn reference_problem(
             .then(|| format!("reference {reference:?} names no contained resource"));
     }
     if reference.starts_with("urn:uuid:") || reference.starts_with("urn:oid:") {
-        return None;
+        // Transactions rewrite these to real references first; one left over points nowhere.
+        return Some(format!(
+            "reference {reference:?} resolves to nothing: urn references are only allowed in a transaction Bundle whose entries have it as fullUrl"
+        ));
     }
     if reference.starts_with("http://") || reference.starts_with("https://") {
         return url::Url::parse(reference)
@@ -210,7 +213,9 @@ mod tests {
         assert!(check("Patient/123").is_none());
         assert!(check("Patient/123/_history/2").is_none());
         assert!(check("https://other.org/fhir/Patient/1").is_none());
-        assert!(check("urn:uuid:0b8f3c0e-7c4f-4c4e-9b1e-2c3d4e5f6a7b").is_none());
+        assert!(check("urn:uuid:0b8f3c0e-7c4f-4c4e-9b1e-2c3d4e5f6a7b")
+            .unwrap()
+            .contains("transaction"));
         assert!(check("#c1").is_none());
         assert!(check("#nope").is_some());
         assert!(check("Patinet/123").is_some());

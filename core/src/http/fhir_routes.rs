@@ -13,24 +13,18 @@ use super::negotiate::{prefer_return, wants_pretty, FhirJson, FhirResponse};
 use super::AppState;
 use crate::clock;
 use crate::db::Access;
-use crate::fhir::bundle::{searchset, status_line, BundleProcessor, Return};
+use crate::fhir::bundle::{no_match_outcome, searchset, status_line, BundleProcessor, Return};
 use crate::fhir::capability::capability_statement;
 use crate::fhir::criteria::Criteria;
-use crate::fhir::engine::Written;
+use crate::fhir::engine::{parse_etag, Written};
 use crate::fhir::outcome::{operation_outcome, FhirError, FhirResult, Issue};
 use crate::fhir::store::{self, HistoryCursor, HistoryScope, Stored};
 use crate::in_tenant_tx;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/t/{tenant}/fhir",
-            axum::routing::post(bundle).fallback(method_not_allowed),
-        )
-        .route(
-            "/t/{tenant}/fhir/",
-            axum::routing::post(bundle).fallback(method_not_allowed),
-        )
+        .route("/t/{tenant}/fhir", axum::routing::post(bundle))
+        .route("/t/{tenant}/fhir/", axum::routing::post(bundle))
         .route("/t/{tenant}/fhir/metadata", get(metadata))
         .route("/t/{tenant}/fhir/_history", get(history_system))
         .route(
@@ -76,7 +70,7 @@ struct VersionPath {
 
 type Reply = Result<FhirResponse, FhirError>;
 
-async fn method_not_allowed() -> FhirError {
+pub async fn method_not_allowed() -> FhirError {
     FhirError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         Issue::error("not-supported", "this method is not allowed here"),
@@ -293,13 +287,7 @@ async fn conditional_delete(
         Some(stored) => {
             FhirResponse::empty(StatusCode::NO_CONTENT).header(header::ETAG, stored.etag())
         }
-        None => FhirResponse::json(
-            StatusCode::OK,
-            &operation_outcome(&[Issue::information(format!(
-                "no {} matched; nothing was deleted",
-                p.ty
-            ))]),
-        ),
+        None => FhirResponse::json(StatusCode::OK, &no_match_outcome(&p.ty)),
     })
 }
 
@@ -315,7 +303,9 @@ async fn read(
         .read(&mut tx, &p.ty, &p.id)
         .await)?;
     // Conditional read by version: If-None-Match with the current ETag is 304.
-    if header_str(&headers, "if-none-match").is_some_and(|etag| etag.trim() == stored.etag()) {
+    if header_str(&headers, "if-none-match")
+        .is_some_and(|etag| parse_etag(etag).ok() == Some(stored.version_id))
+    {
         return Ok(version_headers(
             FhirResponse::empty(StatusCode::NOT_MODIFIED),
             &stored,
@@ -347,7 +337,12 @@ async fn search(
 ) -> Reply {
     state.engine.check_type(&p.ty)?;
     let q = query.clone().unwrap_or_default();
-    let criteria = Criteria::parse(&p.ty, &q)?;
+    let criteria = Criteria::parse(&p.ty, &q).map_err(|err| {
+        FhirError::not_supported(format!(
+            "{}; search here supports only _id and identifier until full search lands (issue #3)",
+            err.message()
+        ))
+    })?;
     let found = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
         let ids = criteria.matching_ids(&mut tx, 1000).await?;
         let mut found = Vec::with_capacity(ids.len());

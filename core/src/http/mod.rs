@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(fhir)
         .fallback(ops::not_found)
+        .method_not_allowed_fallback(fhir_routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(TraceLayer::new_for_http())

@@ -15,14 +15,7 @@ pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 
 impl IntoResponse for FhirError {
     fn into_response(self) -> Response {
-        let mut response = FhirResponse::json(self.status, &self.to_outcome()).into_response();
-        if self.status == StatusCode::METHOD_NOT_ALLOWED {
-            response.headers_mut().insert(
-                header::ALLOW,
-                HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"),
-            );
-        }
-        response
+        FhirResponse::json(self.status, &self.to_outcome()).into_response()
     }
 }
 
