@@ -47,6 +47,7 @@ struct BackendReport {
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
+    sqlx::any::install_default_drivers();
     let mut reports = Vec::new();
     let dir = tempfile_dir()?;
     reports.push(

@@ -108,16 +108,31 @@ async fn rejects_bad_input(s: &TestServer) {
         .contains("transaction"));
 
     let dangling = s.post(&format!("{base}/Observation"), &json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": "urn:uuid:0b8f3c0e-7c4f-4c4e-9b1e-2c3d4e5f6a7b"}})).await.expect(400);
-    assert_eq!(dangling.expressions(), vec!["Observation.subject.reference"]);
+    assert_eq!(
+        dangling.expressions(),
+        vec!["Observation.subject.reference"]
+    );
     let unresolved = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
         {"request": {"method": "POST", "url": "Patient"}, "resource": {"resourceType": "Patient", "generalPractitioner": [{"reference": "urn:uuid:11111111-2222-4333-8444-555555555555"}]}}]});
     let reply = s.post(&base, &unresolved).await.expect(400);
-    assert_eq!(reply.expressions(), vec!["Bundle.entry[0].resource.generalPractitioner[0].reference"]);
+    assert_eq!(
+        reply.expressions(),
+        vec!["Bundle.entry[0].resource.generalPractitioner[0].reference"]
+    );
 
     // Wrong methods get an OperationOutcome too.
-    let not_allowed = s.post(&format!("{url}/some-id"), &json!({"resourceType": "Patient"})).await.expect(405);
+    let not_allowed = s
+        .post(
+            &format!("{url}/some-id"),
+            &json!({"resourceType": "Patient"}),
+        )
+        .await
+        .expect(405);
     not_allowed.outcome();
-    s.delete(&format!("{base}/metadata")).await.expect(405).outcome();
+    s.delete(&format!("{base}/metadata"))
+        .await
+        .expect(405)
+        .outcome();
     s.get(&base).await.expect(405).outcome();
 
     // Updates: id mismatch, missing id, invalid id.

@@ -216,12 +216,29 @@ async fn conditional_interactions(s: &TestServer) {
         .outcome();
 
     // No match, but the body names an existing resource the criteria did not select: 409.
-    let other = s.put(&format!("{url}/bystander"), &json!({"resourceType": "Patient", "id": "bystander"})).await.expect(201);
-    let conflict = s.put(&format!("{url}?identifier=http://mrn|Zed"), &json!({"resourceType": "Patient", "id": "bystander", "gender": "male"})).await.expect(409);
+    let other = s
+        .put(
+            &format!("{url}/bystander"),
+            &json!({"resourceType": "Patient", "id": "bystander"}),
+        )
+        .await
+        .expect(201);
+    let conflict = s
+        .put(
+            &format!("{url}?identifier=http://mrn|Zed"),
+            &json!({"resourceType": "Patient", "id": "bystander", "gender": "male"}),
+        )
+        .await
+        .expect(409);
     conflict.outcome();
     assert_eq!(s.get(&format!("{url}/bystander")).await.body, other.body);
     // No match and a new id: update-as-create under that id.
-    s.put(&format!("{url}?identifier=http://mrn|Zed"), &json!({"resourceType": "Patient", "id": "zed"})).await.expect(201);
+    s.put(
+        &format!("{url}?identifier=http://mrn|Zed"),
+        &json!({"resourceType": "Patient", "id": "zed"}),
+    )
+    .await
+    .expect(201);
 
     // Criteria this server cannot evaluate are refused, never matched loosely.
     let refused = s
