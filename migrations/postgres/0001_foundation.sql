@@ -1,6 +1,6 @@
 -- Tessera foundation schema (PostgreSQL). Every row carries tenant_id, first in every key,
 -- and row-level security restricts every tenant-owned table to the tenant set for the current
--- transaction (`set_config('tessera.tenant_id', $1, true)`, the parameterised SET LOCAL).
+-- transaction (`SET LOCAL tessera.tenant_id = '<tenant>'`, issued with BEGIN).
 -- Times are microseconds since the Unix epoch (UTC).
 
 CREATE TABLE tenants (
@@ -19,7 +19,6 @@ CREATE TABLE resources (
     content        TEXT,
     PRIMARY KEY (tenant_id, resource_type, id)
 );
-CREATE INDEX resources_by_type_time ON resources (tenant_id, resource_type, last_updated);
 
 CREATE TABLE resource_history (
     tenant_id      TEXT   NOT NULL,

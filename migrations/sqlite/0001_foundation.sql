@@ -18,7 +18,6 @@ CREATE TABLE resources (
     content        TEXT,                        -- NULL when deleted
     PRIMARY KEY (tenant_id, resource_type, id)
 );
-CREATE INDEX resources_by_type_time ON resources (tenant_id, resource_type, last_updated);
 
 -- Every version ever written, the current one included.
 CREATE TABLE resource_history (

@@ -68,23 +68,30 @@ impl Database {
         self.backend
     }
 
-    /// Begins a transaction bound to one tenant. On PostgreSQL the tenant is set with
-    /// `set_config('tessera.tenant_id', $1, true)` — the parameterised form of `SET LOCAL` —
-    /// so row-level security confines every statement of the transaction to that tenant even
-    /// if a query forgets its `tenant_id` filter. Queries still filter explicitly, which is
-    /// what keeps SQLite (which has no row-level security) isolated.
+    /// Begins a transaction bound to one tenant. On PostgreSQL the transaction starts with
+    /// `BEGIN; SET LOCAL tessera.tenant_id = '<tenant>'` (one round trip), so row-level
+    /// security confines every statement of the transaction to that tenant even if a query
+    /// forgets its `tenant_id` filter. Queries still filter explicitly, which is what keeps
+    /// SQLite (which has no row-level security) isolated.
     pub async fn tenant_tx(&self, tenant: &str, access: Access) -> Result<TenantTx, sqlx::Error> {
         let pool = match access {
             Access::Read => &self.reader,
             Access::Write => &self.writer,
         };
-        let mut tx = pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT set_config('tessera.tenant_id', $1, true)")
-                .bind(tenant)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let tx = match self.backend {
+            Backend::Postgres => {
+                // SET cannot take a bind parameter, so the tenant is inlined: it must be a
+                // valid slug (lowercase letters, digits, '-'), which rules out any quoting.
+                if crate::tenants::validate_slug(tenant).is_err() {
+                    return Err(sqlx::Error::Protocol(format!(
+                        "refusing to scope a transaction to the invalid tenant id {tenant:?}"
+                    )));
+                }
+                pool.begin_with(format!("BEGIN; SET LOCAL tessera.tenant_id = '{tenant}'"))
+                    .await?
+            }
+            Backend::Sqlite => pool.begin().await?,
+        };
         Ok(TenantTx {
             tx,
             tenant: tenant.to_string(),

@@ -8,43 +8,44 @@ use serde_json::Value;
 
 use crate::db::TenantTx;
 
-/// Replaces the index rows of `ty/id` with those of `resource` (None: the resource is gone).
-pub async fn reindex(
-    tx: &mut TenantTx,
-    ty: &str,
-    id: &str,
-    had_rows: bool,
-    resource: Option<&Value>,
-) -> sqlx::Result<()> {
+/// Removes the index rows of `ty/id` (before re-indexing a new version, or on delete).
+pub async fn remove(tx: &mut TenantTx, ty: &str, id: &str) -> sqlx::Result<()> {
     let tenant = tx.tenant().to_string();
-    if had_rows {
-        sqlx::query("DELETE FROM search_token WHERE tenant_id = $1 AND resource_type = $2 AND resource_id = $3")
-            .bind(&tenant)
-            .bind(ty)
-            .bind(id)
-            .execute(tx.conn())
-            .await?;
-    }
-    let Some(resource) = resource else {
-        return Ok(());
-    };
+    sqlx::query(
+        "DELETE FROM search_token WHERE tenant_id = $1 AND resource_type = $2 AND resource_id = $3",
+    )
+    .bind(tenant)
+    .bind(ty)
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The index rows of a resource, deduplicated: `(system, code)` of the `identifier` token.
+pub fn tokens(resource: &Value) -> Vec<(String, String)> {
     let mut tokens = identifier_tokens(resource);
     tokens.sort();
     tokens.dedup();
-    for (system, code) in tokens {
-        sqlx::query(
-            "INSERT INTO search_token (tenant_id, resource_type, resource_id, param, system, code) \
-             VALUES ($1, $2, $3, 'identifier', $4, $5)",
-        )
-        .bind(&tenant)
-        .bind(ty)
-        .bind(id)
-        .bind(system)
-        .bind(code)
-        .execute(tx.conn())
-        .await?;
-    }
-    Ok(())
+    tokens
+}
+
+/// An INSERT of `n` token rows for the resource bound as `$1` (tenant), `$2` (type) and `$3`
+/// (id), with each row's system and code bound from `$first` on.
+pub fn insert_sql(n: usize, first: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "($1, $2, $3, 'identifier', ${}, ${})",
+                first + 2 * i,
+                first + 2 * i + 1
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO search_token (tenant_id, resource_type, resource_id, param, system, code) VALUES {}",
+        rows.join(", ")
+    )
 }
 
 /// `(system, value)` of each `identifier` (a list on most types, a single one on some).
@@ -67,6 +68,15 @@ fn identifier_tokens(resource: &Value) -> Vec<(String, String)> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn insert_numbers_parameters_after_the_shared_ones() {
+        assert_eq!(
+            insert_sql(2, 9),
+            "INSERT INTO search_token (tenant_id, resource_type, resource_id, param, system, code) \
+             VALUES ($1, $2, $3, 'identifier', $9, $10), ($1, $2, $3, 'identifier', $11, $12)"
+        );
+    }
 
     #[test]
     fn identifiers_as_list_or_single() {

@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::index;
 use crate::clock;
-use crate::db::TenantTx;
+use crate::db::{Backend, TenantTx};
 
 /// One stored version of a resource.
 #[derive(Debug, Clone)]
@@ -115,64 +115,66 @@ pub async fn write_version(
 ) -> sqlx::Result<Stored> {
     let version_id = previous.map_or(1, |p| p.version_id + 1);
     let last_updated = clock::now_micros();
+    let mut tokens = Vec::new();
     let content = resource.map(|r| {
         stamp_meta(r, id, version_id, last_updated);
+        tokens = index::tokens(r);
         r.to_string()
     });
     let deleted = i64::from(content.is_none());
-    let tenant = tx.tenant().to_string();
-
-    sqlx::query(
-        "INSERT INTO resource_history (tenant_id, resource_type, id, version_id, last_updated, method, deleted, content) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&tenant)
-    .bind(ty)
-    .bind(id)
-    .bind(version_id)
-    .bind(last_updated)
-    .bind(method)
-    .bind(deleted)
-    .bind(content.as_deref())
-    .execute(tx.conn())
-    .await?;
-
-    if previous.is_none() {
-        // A plain INSERT: a concurrent creator of the same id fails here with a unique
-        // violation, which the caller retries, instead of silently overwriting.
-        sqlx::query(
-            "INSERT INTO resources (tenant_id, resource_type, id, version_id, last_updated, deleted, content) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&tenant)
-        .bind(ty)
-        .bind(id)
-        .bind(version_id)
-        .bind(last_updated)
-        .bind(deleted)
-        .bind(content.as_deref())
-        .execute(tx.conn())
-        .await?;
-    } else {
-        sqlx::query(
-            "UPDATE resources SET version_id = $4, last_updated = $5, deleted = $6, content = $7 \
-             WHERE tenant_id = $1 AND resource_type = $2 AND id = $3",
-        )
-        .bind(&tenant)
-        .bind(ty)
-        .bind(id)
-        .bind(version_id)
-        .bind(last_updated)
-        .bind(deleted)
-        .bind(content.as_deref())
-        .execute(tx.conn())
-        .await?;
+    if previous.is_some() {
+        index::remove(tx, ty, id).await?;
     }
 
-    let parsed = content
-        .as_deref()
-        .map(|c| serde_json::from_str::<Value>(c).expect("just serialised"));
-    index::reindex(tx, ty, id, previous.is_some(), parsed.as_ref()).await?;
+    // Parameters shared by every statement below: $1 tenant, $2 type, $3 id, $4 version,
+    // $5 last_updated, $6 method, $7 deleted, $8 content, then two per index token.
+    let history = "INSERT INTO resource_history (tenant_id, resource_type, id, version_id, last_updated, method, deleted, content) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    // A new resource is a plain INSERT: a concurrent creator of the same id fails with a
+    // unique violation, which the caller retries, instead of silently overwriting.
+    let current = if previous.is_none() {
+        "INSERT INTO resources (tenant_id, resource_type, id, version_id, last_updated, deleted, content) \
+         VALUES ($1, $2, $3, $4, $5, $7, $8)"
+    } else {
+        "UPDATE resources SET version_id = $4, last_updated = $5, deleted = $7, content = $8 \
+         WHERE tenant_id = $1 AND resource_type = $2 AND id = $3"
+    };
+    let index_rows = (!tokens.is_empty()).then(|| index::insert_sql(tokens.len(), 9));
+    let statements: Vec<String> = match tx.backend() {
+        // One round trip: data-modifying CTEs run history, index and current row together.
+        Backend::Postgres => {
+            let mut sql = format!("WITH h AS ({history})");
+            if let Some(rows) = &index_rows {
+                sql += &format!(", t AS ({rows})");
+            }
+            vec![format!("{sql} {current}")]
+        }
+        // In-process calls: separate statements cost nothing extra.
+        Backend::Sqlite => [
+            Some(history.to_string()),
+            index_rows,
+            Some(current.to_string()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    };
+    let tenant = tx.tenant().to_string();
+    for sql in &statements {
+        let mut query = sqlx::query(sql)
+            .bind(&tenant)
+            .bind(ty)
+            .bind(id)
+            .bind(version_id)
+            .bind(last_updated)
+            .bind(method)
+            .bind(deleted)
+            .bind(content.as_deref());
+        for (system, code) in &tokens {
+            query = query.bind(system).bind(code);
+        }
+        query.execute(tx.conn()).await?;
+    }
 
     Ok(Stored {
         resource_type: ty.to_string(),
