@@ -19,9 +19,9 @@ pub struct BenchArgs {
     /// PostgreSQL server URL (as the owner); a scratch database is created and dropped.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pub postgres_url: String,
-    /// Skip PostgreSQL.
+    /// Only this backend (sqlite or postgres); both by default.
     #[arg(long)]
-    pub sqlite_only: bool,
+    pub only: Option<String>,
     /// Synthea bundles to ingest.
     #[arg(long, default_value = "../shared/data/synthea")]
     pub synthea: PathBuf,
@@ -50,16 +50,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     sqlx::any::install_default_drivers();
     let mut reports = Vec::new();
     let dir = tempfile_dir()?;
-    reports.push(
-        bench_backend(
-            "sqlite",
-            sqlite_config(&dir),
-            &args,
-            RawFloor::Sqlite(dir.join("raw.db")),
-        )
-        .await?,
-    );
-    if !args.sqlite_only {
+    let wants = |backend: &str| args.only.as_deref().is_none_or(|only| only == backend);
+    if wants("sqlite") {
+        let floor = RawFloor::Sqlite(dir.join("raw.db"));
+        reports.push(bench_backend("sqlite", sqlite_config(&dir), &args, floor).await?);
+    }
+    if wants("postgres") {
         let scratch = format!("tessera_bench_{}", std::process::id());
         let admin = args.postgres_url.clone();
         let mut conn = sqlx::PgConnection::connect(&admin)

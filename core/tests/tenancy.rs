@@ -114,6 +114,51 @@ async fn postgres_row_level_security_confines_unfiltered_queries() {
     assert!(smuggled.is_err(), "RLS must refuse rows for another tenant");
     drop(tx);
 
+    // The single-statement functions bind their own tenant...
+    let mut one = db
+        .tenant_tx("alpha", Access::SingleStatementRead)
+        .await
+        .unwrap();
+    let alpha_id: String = sqlx::query_scalar("SELECT id FROM resource_history LIMIT 1")
+        .fetch_optional(one.conn())
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        alpha_id.is_empty(),
+        "outside a bound transaction a plain query sees nothing"
+    );
+    drop(one);
+    let mut tx = db.tenant_tx("alpha", Access::Read).await.unwrap();
+    let some_alpha: String = sqlx::query_scalar("SELECT id FROM resources LIMIT 1")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    drop(tx);
+    let mut one = db
+        .tenant_tx("alpha", Access::SingleStatementRead)
+        .await
+        .unwrap();
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM tessera_current('alpha', 'Patient', $1)")
+            .bind(&some_alpha)
+            .fetch_optional(one.conn())
+            .await
+            .unwrap();
+    assert_eq!(found.as_deref(), Some(some_alpha.as_str()));
+    drop(one);
+    // ...and refuse to re-bind a transaction already bound to another tenant.
+    let mut tx = db.tenant_tx("beta", Access::Read).await.unwrap();
+    let rebound = sqlx::query("SELECT * FROM tessera_current('alpha', 'Patient', $1)")
+        .bind(&some_alpha)
+        .fetch_all(tx.conn())
+        .await;
+    assert!(
+        rebound.is_err(),
+        "a beta transaction must not read alpha through the functions"
+    );
+    drop(tx);
+
     // Without a tenant set, the server's role sees nothing.
     let none: i64 = sqlx::query_scalar("SELECT count(*) FROM resources")
         .fetch_one(db.reader())

@@ -8,6 +8,7 @@ mod postgres;
 mod sqlite;
 
 use anyhow::{bail, Result};
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Transaction};
 
 use crate::config::Config;
@@ -37,11 +38,17 @@ pub struct Database {
     writer: AnyPool,
 }
 
-/// Whether a transaction may write. Read transactions use the reader pool.
+/// What a tenant transaction will do. Read transactions use the reader pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
     Read,
     Write,
+    /// Exactly one statement that binds its own tenant (PostgreSQL's `tessera_*` functions,
+    /// e.g. a read by id or a plain create). On PostgreSQL it runs in the statement's own
+    /// implicit transaction, saving the BEGIN and COMMIT round trips; any other statement run
+    /// this way finds no tenant bound, so row-level security makes it fail closed.
+    SingleStatementRead,
+    SingleStatementWrite,
 }
 
 impl Database {
@@ -75,10 +82,15 @@ impl Database {
     /// SQLite (which has no row-level security) isolated.
     pub async fn tenant_tx(&self, tenant: &str, access: Access) -> Result<TenantTx, sqlx::Error> {
         let pool = match access {
-            Access::Read => &self.reader,
-            Access::Write => &self.writer,
+            Access::Read | Access::SingleStatementRead => &self.reader,
+            Access::Write | Access::SingleStatementWrite => &self.writer,
         };
-        let tx = match self.backend {
+        let single = matches!(
+            access,
+            Access::SingleStatementRead | Access::SingleStatementWrite
+        );
+        let conn = match self.backend {
+            Backend::Postgres if single => Conn::Direct(pool.acquire().await?),
             Backend::Postgres => {
                 // SET cannot take a bind parameter, so the tenant is inlined: it must be a
                 // valid slug (lowercase letters, digits, '-'), which rules out any quoting.
@@ -87,13 +99,16 @@ impl Database {
                         "refusing to scope a transaction to the invalid tenant id {tenant:?}"
                     )));
                 }
-                pool.begin_with(format!("BEGIN; SET LOCAL tessera.tenant_id = '{tenant}'"))
-                    .await?
+                Conn::Tx(
+                    pool.begin_with(format!("BEGIN; SET LOCAL tessera.tenant_id = '{tenant}'"))
+                        .await?,
+                )
             }
-            Backend::Sqlite => pool.begin().await?,
+            // SQLite statements are in-process calls: always a real transaction.
+            Backend::Sqlite => Conn::Tx(pool.begin().await?),
         };
         Ok(TenantTx {
-            tx,
+            conn,
             tenant: tenant.to_string(),
             backend: self.backend,
         })
@@ -122,9 +137,15 @@ impl Database {
 
 /// A transaction bound to one tenant; dropping it without `commit` rolls it back.
 pub struct TenantTx {
-    tx: Transaction<'static, Any>,
+    conn: Conn,
     tenant: String,
     backend: Backend,
+}
+
+enum Conn {
+    Tx(Transaction<'static, Any>),
+    /// A single self-binding statement in its own implicit transaction (PostgreSQL only).
+    Direct(PoolConnection<Any>),
 }
 
 impl TenantTx {
@@ -138,20 +159,17 @@ impl TenantTx {
 
     /// The connection, for running statements inside this transaction.
     pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
-    }
-
-    /// `FOR UPDATE` where the backend has it: PostgreSQL needs the row lock to serialise
-    /// concurrent writers of one resource; SQLite already serialises all writers.
-    pub fn lock_clause(&self) -> &'static str {
-        match self.backend {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
+        match &mut self.conn {
+            Conn::Tx(tx) => tx,
+            Conn::Direct(conn) => conn,
         }
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        match self.conn {
+            Conn::Tx(tx) => tx.commit().await,
+            Conn::Direct(_) => Ok(()),
+        }
     }
 }
 

@@ -67,10 +67,16 @@ pub async fn current(
     id: &str,
     for_update: bool,
 ) -> sqlx::Result<Option<Stored>> {
-    let lock = if for_update { tx.lock_clause() } else { "" };
-    let sql = format!(
-        "SELECT {CURRENT_COLUMNS} FROM resources WHERE tenant_id = $1 AND resource_type = $2 AND id = $3{lock}"
-    );
+    let sql = match (tx.backend(), for_update) {
+        // One round trip that also binds the tenant, so it works outside a transaction too.
+        (Backend::Postgres, false) => "SELECT * FROM tessera_current($1, $2, $3)".to_string(),
+        (Backend::Postgres, true) => format!(
+            "SELECT {CURRENT_COLUMNS} FROM resources WHERE tenant_id = $1 AND resource_type = $2 AND id = $3 FOR UPDATE"
+        ),
+        (Backend::Sqlite, _) => format!(
+            "SELECT {CURRENT_COLUMNS} FROM resources WHERE tenant_id = $1 AND resource_type = $2 AND id = $3"
+        ),
+    };
     let tenant = tx.tenant().to_string();
     let row = sqlx::query(&sql)
         .bind(tenant)
@@ -87,10 +93,13 @@ pub async fn version(
     id: &str,
     version_id: i64,
 ) -> sqlx::Result<Option<Stored>> {
-    let sql = format!(
-        "SELECT {HISTORY_COLUMNS} FROM resource_history \
-         WHERE tenant_id = $1 AND resource_type = $2 AND id = $3 AND version_id = $4"
-    );
+    let sql = match tx.backend() {
+        Backend::Postgres => "SELECT * FROM tessera_version($1, $2, $3, $4)".to_string(),
+        Backend::Sqlite => format!(
+            "SELECT {HISTORY_COLUMNS} FROM resource_history \
+             WHERE tenant_id = $1 AND resource_type = $2 AND id = $3 AND version_id = $4"
+        ),
+    };
     let tenant = tx.tenant().to_string();
     let row = sqlx::query(&sql)
         .bind(tenant)
@@ -126,54 +135,43 @@ pub async fn write_version(
         index::remove(tx, ty, id).await?;
     }
 
-    // Parameters shared by every statement below: $1 tenant, $2 type, $3 id, $4 version,
-    // $5 last_updated, $6 method, $7 deleted, $8 content, then two per index token.
-    let history = "INSERT INTO resource_history (tenant_id, resource_type, id, version_id, last_updated, method, deleted, content) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    // A new resource is a plain INSERT: a concurrent creator of the same id fails with a
-    // unique violation, which the caller retries, instead of silently overwriting.
-    let current = if previous.is_none() {
-        "INSERT INTO resources (tenant_id, resource_type, id, version_id, last_updated, deleted, content) \
-         VALUES ($1, $2, $3, $4, $5, $7, $8)"
-    } else {
-        "UPDATE resources SET version_id = $4, last_updated = $5, deleted = $7, content = $8 \
-         WHERE tenant_id = $1 AND resource_type = $2 AND id = $3"
-    };
-    let index_rows = (!tokens.is_empty()).then(|| index::insert_sql(tokens.len(), 9));
-    let statements: Vec<String> = match tx.backend() {
-        // One round trip: data-modifying CTEs run history, index and current row together.
-        Backend::Postgres => {
-            let mut sql = format!("WITH h AS ({history})");
-            if let Some(rows) = &index_rows {
-                sql += &format!(", t AS ({rows})");
-            }
-            vec![format!("{sql} {current}")]
-        }
-        // In-process calls: separate statements cost nothing extra.
-        Backend::Sqlite => [
-            Some(history.to_string()),
-            index_rows,
-            Some(current.to_string()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
-    };
     let tenant = tx.tenant().to_string();
-    for sql in &statements {
-        let mut query = sqlx::query(sql)
-            .bind(&tenant)
-            .bind(ty)
-            .bind(id)
-            .bind(version_id)
-            .bind(last_updated)
-            .bind(method)
-            .bind(deleted)
-            .bind(content.as_deref());
-        for (system, code) in &tokens {
-            query = query.bind(system).bind(code);
+    match tx.backend() {
+        // One round trip (a function that binds the tenant, then writes history, current row
+        // and index rows in order), so a plain create needs no explicit transaction.
+        Backend::Postgres => {
+            let tokens_json =
+                (!tokens.is_empty()).then(|| serde_json::to_string(&tokens).expect("serialisable"));
+            sqlx::query("SELECT tessera_write_version($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                .bind(&tenant)
+                .bind(ty)
+                .bind(id)
+                .bind(version_id)
+                .bind(last_updated)
+                .bind(method)
+                .bind(deleted)
+                .bind(content.as_deref())
+                .bind(i64::from(previous.is_none()))
+                .bind(tokens_json)
+                .execute(tx.conn())
+                .await?;
         }
-        query.execute(tx.conn()).await?;
+        Backend::Sqlite => {
+            write_version_sqlite(
+                tx,
+                &tenant,
+                ty,
+                id,
+                previous.is_none(),
+                version_id,
+                last_updated,
+                method,
+                deleted,
+                content.as_deref(),
+                &tokens,
+            )
+            .await?
+        }
     }
 
     Ok(Stored {
@@ -185,6 +183,65 @@ pub async fn write_version(
         content,
         method: method.to_string(),
     })
+}
+
+/// The SQLite path of `write_version`: the same rows, as separate in-process statements.
+#[allow(clippy::too_many_arguments)]
+async fn write_version_sqlite(
+    tx: &mut TenantTx,
+    tenant: &str,
+    ty: &str,
+    id: &str,
+    is_new: bool,
+    version_id: i64,
+    last_updated: i64,
+    method: &str,
+    deleted: i64,
+    content: Option<&str>,
+    tokens: &[(String, String)],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO resource_history (tenant_id, resource_type, id, version_id, last_updated, method, deleted, content) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(tenant)
+    .bind(ty)
+    .bind(id)
+    .bind(version_id)
+    .bind(last_updated)
+    .bind(method)
+    .bind(deleted)
+    .bind(content)
+    .execute(tx.conn())
+    .await?;
+    // A new resource is a plain INSERT: a concurrent creator of the same id fails with a
+    // unique violation, which the caller retries, instead of silently overwriting.
+    let current = if is_new {
+        "INSERT INTO resources (tenant_id, resource_type, id, version_id, last_updated, deleted, content) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    } else {
+        "UPDATE resources SET version_id = $4, last_updated = $5, deleted = $6, content = $7 \
+         WHERE tenant_id = $1 AND resource_type = $2 AND id = $3"
+    };
+    sqlx::query(current)
+        .bind(tenant)
+        .bind(ty)
+        .bind(id)
+        .bind(version_id)
+        .bind(last_updated)
+        .bind(deleted)
+        .bind(content)
+        .execute(tx.conn())
+        .await?;
+    if !tokens.is_empty() {
+        let sql = index::insert_sql(tokens.len(), 4);
+        let mut query = sqlx::query(&sql).bind(tenant).bind(ty).bind(id);
+        for (system, code) in tokens {
+            query = query.bind(system).bind(code);
+        }
+        query.execute(tx.conn()).await?;
+    }
+    Ok(())
 }
 
 /// Server-owned metadata: the id, `meta.versionId` and `meta.lastUpdated`. The client's other

@@ -170,7 +170,13 @@ async fn create(
 ) -> Reply {
     state.engine.check_type(&p.ty)?;
     let if_none_exist = header_str(&headers, "if-none-exist");
-    let written = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
+    // A plain create is a single statement on PostgreSQL; If-None-Exist needs a transaction.
+    let access = if if_none_exist.is_some() {
+        Access::Write
+    } else {
+        Access::SingleStatementWrite
+    };
+    let written = in_tenant_tx!(state.db, &ctx.tenant, access, |tx| {
         state
             .engine
             .create(&mut tx, &p.ty, body.clone(), if_none_exist)
@@ -298,10 +304,9 @@ async fn read(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Reply {
-    let stored = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| state
-        .engine
-        .read(&mut tx, &p.ty, &p.id)
-        .await)?;
+    let stored = in_tenant_tx!(state.db, &ctx.tenant, Access::SingleStatementRead, |tx| {
+        state.engine.read(&mut tx, &p.ty, &p.id).await
+    })?;
     // Conditional read by version: If-None-Match with the current ETag is 304.
     if header_str(&headers, "if-none-match")
         .is_some_and(|etag| parse_etag(etag).ok() == Some(stored.version_id))
@@ -320,10 +325,9 @@ async fn vread(
     Path(p): Path<VersionPath>,
     RawQuery(query): RawQuery,
 ) -> Reply {
-    let stored = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| state
-        .engine
-        .vread(&mut tx, &p.ty, &p.id, &p.vid)
-        .await)?;
+    let stored = in_tenant_tx!(state.db, &ctx.tenant, Access::SingleStatementRead, |tx| {
+        state.engine.vread(&mut tx, &p.ty, &p.id, &p.vid).await
+    })?;
     Ok(read_response(&stored, query.as_deref()))
 }
 
