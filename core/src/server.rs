@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::db::Database;
 use crate::fhir::engine::FhirEngine;
+use crate::fhir::group_commit::CreateQueue;
 use crate::fhir::schema::SchemaValidator;
 use crate::http::{router, AppState};
 use crate::tenants::Tenants;
@@ -44,6 +45,7 @@ pub async fn app_state(config: Config) -> Result<AppState> {
     Ok(AppState {
         config: Arc::new(config),
         tenants: Arc::new(Tenants::new(db.clone())),
+        creates: CreateQueue::start(db.clone()),
         db,
         engine: FhirEngine::new(schema),
         metrics: metrics_handle(),

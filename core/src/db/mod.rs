@@ -43,12 +43,11 @@ pub struct Database {
 pub enum Access {
     Read,
     Write,
-    /// Exactly one statement that binds its own tenant (PostgreSQL's `tessera_*` functions,
-    /// e.g. a read by id or a plain create). On PostgreSQL it runs in the statement's own
+    /// Exactly one statement that binds its own tenant (PostgreSQL's `tessera_current` and
+    /// `tessera_version`, i.e. reads by id). On PostgreSQL it runs in the statement's own
     /// implicit transaction, saving the BEGIN and COMMIT round trips; any other statement run
     /// this way finds no tenant bound, so row-level security makes it fail closed.
     SingleStatementRead,
-    SingleStatementWrite,
 }
 
 impl Database {
@@ -83,12 +82,9 @@ impl Database {
     pub async fn tenant_tx(&self, tenant: &str, access: Access) -> Result<TenantTx, sqlx::Error> {
         let pool = match access {
             Access::Read | Access::SingleStatementRead => &self.reader,
-            Access::Write | Access::SingleStatementWrite => &self.writer,
+            Access::Write => &self.writer,
         };
-        let single = matches!(
-            access,
-            Access::SingleStatementRead | Access::SingleStatementWrite
-        );
+        let single = matches!(access, Access::SingleStatementRead);
         let conn = match self.backend {
             Backend::Postgres if single => Conn::Direct(pool.acquire().await?),
             Backend::Postgres => {

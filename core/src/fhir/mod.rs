@@ -4,6 +4,7 @@ pub mod bundle;
 pub mod capability;
 pub mod criteria;
 pub mod engine;
+pub mod group_commit;
 pub mod index;
 pub mod outcome;
 pub mod schema;

@@ -19,6 +19,7 @@ use crate::fhir::criteria::Criteria;
 use crate::fhir::engine::{parse_etag, Written};
 use crate::fhir::outcome::{operation_outcome, FhirError, FhirResult, Issue};
 use crate::fhir::store::{self, HistoryCursor, HistoryScope, Stored};
+use crate::fhir::validate::IdRule;
 use crate::in_tenant_tx;
 
 pub fn routes() -> Router<AppState> {
@@ -169,19 +170,25 @@ async fn create(
     FhirJson(body): FhirJson,
 ) -> Reply {
     state.engine.check_type(&p.ty)?;
-    let if_none_exist = header_str(&headers, "if-none-exist");
-    // A plain create is a single statement on PostgreSQL; If-None-Exist needs a transaction.
-    let access = if if_none_exist.is_some() {
-        Access::Write
-    } else {
-        Access::SingleStatementWrite
+    let written = match header_str(&headers, "if-none-exist") {
+        // Conditional create searches first, so it needs its own transaction.
+        Some(if_none_exist) => in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
+            state
+                .engine
+                .create(&mut tx, &p.ty, body.clone(), Some(if_none_exist))
+                .await
+        })?,
+        // A plain create is validated here and committed with concurrent ones (group commit).
+        None => {
+            state.engine.validate(&p.ty, &body, IdRule::Assigned)?;
+            let id = uuid::Uuid::new_v4().to_string();
+            let stored = state.creates.create(&ctx.tenant, &p.ty, id, body).await?;
+            Written {
+                stored,
+                created: true,
+            }
+        }
     };
-    let written = in_tenant_tx!(state.db, &ctx.tenant, access, |tx| {
-        state
-            .engine
-            .create(&mut tx, &p.ty, body.clone(), if_none_exist)
-            .await
-    })?;
     Ok(write_response(&ctx, &written, &headers, query.as_deref()))
 }
 

@@ -15,6 +15,7 @@ use tower_http::trace::TraceLayer;
 use crate::config::Config;
 use crate::db::Database;
 use crate::fhir::engine::FhirEngine;
+use crate::fhir::group_commit::CreateQueue;
 use crate::tenants::Tenants;
 
 pub use context::TenantContext;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub db: Database,
     pub tenants: Arc<Tenants>,
     pub engine: FhirEngine,
+    /// Plain creates go through group commit.
+    pub creates: CreateQueue,
     pub metrics: PrometheusHandle,
 }
 
