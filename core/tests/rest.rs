@@ -518,16 +518,29 @@ async fn group_commit_keeps_each_create(s: &TestServer) {
         let url = format!("{}/Patient", s.fhir(tenant));
         tasks.push(tokio::spawn(async move {
             let body = json!({"resourceType": "Patient", "name": [{"family": format!("G{i}")}]});
-            let r = client.post(&url).header("content-type", "application/fhir+json").body(body.to_string()).send().await.unwrap();
+            let r = client
+                .post(&url)
+                .header("content-type", "application/fhir+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status().as_u16(), 201);
             let v: Value = r.json().await.unwrap();
-            (tenant, v["id"].as_str().unwrap().to_string(), v["name"][0]["family"].as_str().unwrap().to_string())
+            (
+                tenant,
+                v["id"].as_str().unwrap().to_string(),
+                v["name"][0]["family"].as_str().unwrap().to_string(),
+            )
         }));
     }
     let mut ids = Vec::new();
     for t in tasks {
         let (tenant, id, family) = t.await.unwrap();
-        let read = s.get(&format!("{}/Patient/{id}", s.fhir(tenant))).await.expect(200);
+        let read = s
+            .get(&format!("{}/Patient/{id}", s.fhir(tenant)))
+            .await
+            .expect(200);
         assert_eq!(read.body["name"][0]["family"], family.as_str());
         ids.push(id);
     }
@@ -545,10 +558,16 @@ async fn group_commit_keeps_each_create(s: &TestServer) {
         queue.create("acme", "Patient", "same-id".into(), body.clone()),
         queue.create("acme", "Patient", "same-id".into(), body.clone()),
     );
-    assert!(a.is_ok() != b.is_ok(), "exactly one of two creates of one id succeeds");
+    assert!(
+        a.is_ok() != b.is_ok(),
+        "exactly one of two creates of one id succeeds"
+    );
     let failed = a.err().or(b.err()).unwrap();
     assert_eq!(failed.status.as_u16(), 409);
-    let history = s.get(&format!("{}/Patient/same-id/_history", s.fhir("acme"))).await.expect(200);
+    let history = s
+        .get(&format!("{}/Patient/same-id/_history", s.fhir("acme")))
+        .await
+        .expect(200);
     assert_eq!(history.body["entry"].as_array().unwrap().len(), 1);
 }
 both_backends!(group_commit, group_commit_keeps_each_create);

@@ -64,3 +64,24 @@ BEGIN
         WHERE h.tenant_id = p_tenant AND h.resource_type = p_type AND h.id = p_id
           AND h.version_id = p_version;
 END $$;
+
+-- Version 1 of many new resources in one statement (group commit of plain creates). p_rows is
+-- a JSON array of {resource_type, id, last_updated, content, tokens: [[system, code], ...]}.
+CREATE FUNCTION tessera_create_many(p_tenant TEXT, p_rows TEXT) RETURNS VOID
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM tessera_bind_tenant(p_tenant);
+    WITH r AS (
+        SELECT * FROM json_to_recordset(p_rows::json)
+            AS r(resource_type TEXT, id TEXT, last_updated BIGINT, content TEXT, tokens JSON)
+    ), h AS (
+        INSERT INTO resource_history (tenant_id, resource_type, id, version_id, last_updated, method, deleted, content)
+        SELECT p_tenant, r.resource_type, r.id, 1, r.last_updated, 'POST', 0, r.content FROM r
+    ), t AS (
+        INSERT INTO search_token (tenant_id, resource_type, resource_id, param, system, code)
+        SELECT p_tenant, r.resource_type, r.id, 'identifier', tok ->> 0, tok ->> 1
+        FROM r, json_array_elements(r.tokens) AS tok
+    )
+    INSERT INTO resources (tenant_id, resource_type, id, version_id, last_updated, deleted, content)
+    SELECT p_tenant, r.resource_type, r.id, 1, r.last_updated, 0, r.content FROM r;
+END $$;

@@ -43,11 +43,12 @@ pub struct Database {
 pub enum Access {
     Read,
     Write,
-    /// Exactly one statement that binds its own tenant (PostgreSQL's `tessera_current` and
-    /// `tessera_version`, i.e. reads by id). On PostgreSQL it runs in the statement's own
+    /// Exactly one statement that binds its own tenant (PostgreSQL's `tessera_*` functions:
+    /// reads by id, group-committed creates). On PostgreSQL it runs in the statement's own
     /// implicit transaction, saving the BEGIN and COMMIT round trips; any other statement run
     /// this way finds no tenant bound, so row-level security makes it fail closed.
     SingleStatementRead,
+    SingleStatementWrite,
 }
 
 impl Database {
@@ -82,9 +83,12 @@ impl Database {
     pub async fn tenant_tx(&self, tenant: &str, access: Access) -> Result<TenantTx, sqlx::Error> {
         let pool = match access {
             Access::Read | Access::SingleStatementRead => &self.reader,
-            Access::Write => &self.writer,
+            Access::Write | Access::SingleStatementWrite => &self.writer,
         };
-        let single = matches!(access, Access::SingleStatementRead);
+        let single = matches!(
+            access,
+            Access::SingleStatementRead | Access::SingleStatementWrite
+        );
         let conn = match self.backend {
             Backend::Postgres if single => Conn::Direct(pool.acquire().await?),
             Backend::Postgres => {

@@ -122,27 +122,19 @@ async fn write_group(db: &Database, tenant: &str, jobs: Vec<Job>) {
     }
 }
 
+/// One transaction for all of `jobs`: on PostgreSQL a single statement (one round trip, its
+/// own implicit transaction); on SQLite one explicit transaction on the writer connection.
 async fn write_in_one_transaction(
     db: &Database,
     tenant: &str,
     jobs: &[Job],
 ) -> FhirResult<Vec<Stored>> {
-    let mut tx = db.tenant_tx(tenant, Access::Write).await?;
-    let mut stored = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let mut resource = job.resource.clone();
-        stored.push(
-            store::write_version(
-                &mut tx,
-                &job.resource_type,
-                &job.id,
-                None,
-                "POST",
-                Some(&mut resource),
-            )
-            .await?,
-        );
-    }
+    let mut tx = db.tenant_tx(tenant, Access::SingleStatementWrite).await?;
+    let new = jobs
+        .iter()
+        .map(|j| (j.resource_type.clone(), j.id.clone(), j.resource.clone()))
+        .collect();
+    let stored = store::create_many(&mut tx, new).await?;
     tx.commit().await?;
     Ok(stored)
 }

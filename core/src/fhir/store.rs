@@ -185,6 +185,70 @@ pub async fn write_version(
     })
 }
 
+/// Version 1 of several new resources `(type, id, resource)`, in the caller's transaction.
+/// On PostgreSQL this is one statement (`tessera_create_many`) that binds its own tenant, so
+/// it may also run as a single statement outside an explicit transaction.
+pub async fn create_many(
+    tx: &mut TenantTx,
+    new: Vec<(String, String, Value)>,
+) -> sqlx::Result<Vec<Stored>> {
+    let mut stored = Vec::with_capacity(new.len());
+    let mut rows = Vec::with_capacity(new.len());
+    for (ty, id, mut resource) in new {
+        let last_updated = clock::now_micros();
+        stamp_meta(&mut resource, &id, 1, last_updated);
+        let tokens = index::tokens(&resource);
+        let content = resource.to_string();
+        rows.push((tokens, content.clone()));
+        stored.push(Stored {
+            resource_type: ty,
+            id,
+            version_id: 1,
+            last_updated,
+            deleted: false,
+            content: Some(content),
+            method: "POST".into(),
+        });
+    }
+    let tenant = tx.tenant().to_string();
+    match tx.backend() {
+        Backend::Postgres => {
+            let payload: Vec<Value> = stored
+                .iter()
+                .zip(&rows)
+                .map(|(s, (tokens, content))| {
+                    json!({"resource_type": s.resource_type, "id": s.id, "last_updated": s.last_updated,
+                           "content": content, "tokens": tokens})
+                })
+                .collect();
+            sqlx::query("SELECT tessera_create_many($1, $2)")
+                .bind(&tenant)
+                .bind(Value::Array(payload).to_string())
+                .execute(tx.conn())
+                .await?;
+        }
+        Backend::Sqlite => {
+            for (s, (tokens, content)) in stored.iter().zip(&rows) {
+                write_version_sqlite(
+                    tx,
+                    &tenant,
+                    &s.resource_type,
+                    &s.id,
+                    true,
+                    1,
+                    s.last_updated,
+                    "POST",
+                    0,
+                    Some(content),
+                    tokens,
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(stored)
+}
+
 /// The SQLite path of `write_version`: the same rows, as separate in-process statements.
 #[allow(clippy::too_many_arguments)]
 async fn write_version_sqlite(
