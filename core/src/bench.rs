@@ -31,6 +31,10 @@ pub struct BenchArgs {
     /// Reads for the latency measurement.
     #[arg(long, default_value_t = 5000)]
     pub reads: usize,
+    /// Rounds of the throughput measurements (raw floor and creates interleaved, so both see
+    /// the same machine conditions); medians are reported.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
 }
 
 #[derive(Debug)]
@@ -40,6 +44,8 @@ struct BackendReport {
     raw_insert_8: f64,
     create_1: f64,
     create_8: f64,
+    /// creates(8) / raw(8) of each round.
+    ratios: Vec<f64>,
     read_p50_ms: f64,
     read_p99_ms: f64,
     ingest_per_s: f64,
@@ -177,10 +183,6 @@ async fn bench_backend(
     args: &BenchArgs,
     floor: RawFloor,
 ) -> Result<BackendReport> {
-    eprintln!("== {name}: raw INSERT floor");
-    let raw_insert_1 = raw_insert_rate(&floor, 1, args.creates).await?;
-    let raw_insert_8 = raw_insert_rate(&floor, 8, args.creates).await?;
-
     config.listen = "127.0.0.1:0".parse()?;
     let server = server::start(config).await?;
     server.state.tenants.create("bench", None).await?;
@@ -189,10 +191,21 @@ async fn bench_backend(
         .pool_max_idle_per_host(16)
         .build()?;
 
-    eprintln!("== {name}: creates");
-    let (create_1, mut ids) = create_rate(&client, &base, 1, args.creates).await?;
-    let (create_8, more) = create_rate(&client, &base, 8, args.creates).await?;
-    ids.extend(more);
+    let (mut raw_1, mut raw_8, mut creates_1, mut creates_8, mut ratios) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let mut ids = Vec::new();
+    for round in 1..=args.rounds.max(1) {
+        eprintln!("== {name}: round {round}: raw INSERT floor, then creates");
+        raw_1.push(raw_insert_rate(&floor, 1, args.creates).await?);
+        raw_8.push(raw_insert_rate(&floor, 8, args.creates).await?);
+        let (one, new_ids) = create_rate(&client, &base, 1, args.creates).await?;
+        ids.extend(new_ids);
+        let (eight, new_ids) = create_rate(&client, &base, 8, args.creates).await?;
+        ids.extend(new_ids);
+        creates_1.push(one);
+        creates_8.push(eight);
+        ratios.push(eight / raw_8.last().copied().unwrap_or(f64::NAN));
+    }
 
     eprintln!("== {name}: reads");
     let mut latencies = Vec::with_capacity(args.reads);
@@ -225,10 +238,11 @@ async fn bench_backend(
 
     let result = BackendReport {
         backend: name,
-        raw_insert_1,
-        raw_insert_8,
-        create_1,
-        create_8,
+        raw_insert_1: median(&mut raw_1),
+        raw_insert_8: median(&mut raw_8),
+        create_1: median(&mut creates_1),
+        create_8: median(&mut creates_8),
+        ratios,
         read_p50_ms: pct(0.50),
         read_p99_ms: pct(0.99),
         ingest_per_s: report.resources_per_second(),
@@ -297,6 +311,11 @@ async fn create_rate(
     ))
 }
 
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 fn print_report(reports: &[BackendReport], args: &BenchArgs) {
     let machine = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -310,21 +329,22 @@ fn print_report(reports: &[BackendReport], args: &BenchArgs) {
         .map(|n| n.get())
         .unwrap_or(0);
     println!(
-        "Machine: {machine}, {cores} cores; {} creates per measurement, {} reads",
-        args.creates, args.reads
+        "Machine: {machine}, {cores} cores; {} creates per measurement, {} rounds (medians), {} reads",
+        args.creates, args.rounds, args.reads
     );
     println!();
-    println!("| backend | raw INSERT/s (1) | raw INSERT/s (8) | creates/s (1 client) | creates/s (8 clients) | creates(8) / raw(8) | read p50 | read p99 | Synthea ingest |");
+    println!("| backend | raw INSERT/s (1) | raw INSERT/s (8) | creates/s (1 client) | creates/s (8 clients) | creates(8) / raw(8), median (each round) | read p50 | read p99 | Synthea ingest |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for r in reports {
         println!(
-            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.3} ms | {:.3} ms | {:.0} resources/s ({} resources) |",
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} ({}) | {:.3} ms | {:.3} ms | {:.0} resources/s ({} resources) |",
             r.backend,
             r.raw_insert_1,
             r.raw_insert_8,
             r.create_1,
             r.create_8,
-            r.create_8 / r.raw_insert_8,
+            median(&mut r.ratios.clone()),
+            r.ratios.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(", "),
             r.read_p50_ms,
             r.read_p99_ms,
             r.ingest_per_s,

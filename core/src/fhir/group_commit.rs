@@ -44,7 +44,7 @@ impl CreateQueue {
         let receiver = Arc::new(Mutex::new(receiver));
         let workers = match db.backend() {
             Backend::Sqlite => 1,
-            Backend::Postgres => 4,
+            Backend::Postgres => 2,
         };
         for _ in 0..workers {
             tokio::spawn(worker(db.clone(), receiver.clone()));

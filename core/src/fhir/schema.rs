@@ -187,6 +187,15 @@ impl Compiler<'_> {
     }
 
     fn pattern(&mut self, pattern: &str) -> usize {
+        // The schema's `string`/`markdown` pattern rejects every whitespace character but
+        // space, tab, CR and LF — including no-break spaces that real text (and HL7's own
+        // examples) contain. The specification's text only excludes control characters below
+        // 32 other than tab, CR and LF; we follow the text (PostgreSQL cannot store NUL anyway).
+        let pattern = if pattern == r"^[ \r\n\t\S]+$" {
+            r"^[^\x00-\x08\x0B\x0C\x0E-\x1F]+$"
+        } else {
+            pattern
+        };
         if let Some(id) = self.pattern_ids.get(pattern) {
             return *id;
         }
@@ -315,7 +324,15 @@ impl Run<'_> {
                             format!("{path}: arrays may not be empty in FHIR JSON"),
                         );
                     }
+                    // `_given: [null, {...}]` aligns extensions with primitive values.
+                    let aligned = path
+                        .rsplit('.')
+                        .next()
+                        .is_some_and(|last| last.starts_with('_'));
                     for (i, item) in list.iter().enumerate() {
+                        if aligned && item.is_null() {
+                            continue;
+                        }
                         let len = path.len();
                         path.push_str(&format!("[{i}]"));
                         self.node(items, None, item, path, depth + 1);
@@ -359,6 +376,16 @@ impl Run<'_> {
             let len = path.len();
             path.push('.');
             path.push_str(key);
+            // `_name` carries the id/extensions of primitive `name`; the published schema omits
+            // some of these (e.g. `_baseDefinition`), so any primitive's sibling is accepted.
+            let sibling_of_primitive = key
+                .strip_prefix('_')
+                .is_some_and(|base| properties.contains_key(base));
+            if !properties.contains_key(key) && sibling_of_primitive {
+                self.primitive_extension(child, path, depth + 1);
+                path.truncate(len);
+                continue;
+            }
             match properties.get(key) {
                 Some(schema) => {
                     if child.is_null() {
@@ -376,6 +403,27 @@ impl Run<'_> {
                 }
             }
             path.truncate(len);
+        }
+    }
+}
+
+impl Run<'_> {
+    /// `_name`: an Element, or for repeating primitives an array of Element-or-null aligned
+    /// with the values.
+    fn primitive_extension(&mut self, value: &Value, path: &mut String, depth: usize) {
+        let element = self.schema.by_name["Element"];
+        match value {
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if !item.is_null() {
+                        let len = path.len();
+                        path.push_str(&format!("[{i}]"));
+                        self.definition(element, item, path, depth);
+                        path.truncate(len);
+                    }
+                }
+            }
+            other => self.definition(element, other, path, depth),
         }
     }
 }
@@ -432,6 +480,45 @@ mod tests {
         assert!(
             issues.iter().any(|i| i.diagnostics.contains("'colour'")),
             "{issues:?}"
+        );
+    }
+
+    #[test]
+    fn primitive_extensions_and_real_world_text() {
+        let ok = json!({"resourceType": "Patient",
+            "name": [{"given": ["A", "B"], "_given": [null, {"extension": [{"url": "http://x", "valueString": "v"}]}]}],
+            "birthDate": "1970-01-01", "_birthDate": {"id": "b"},
+            "address": [{"text": "1\u{a0}Main St"}]});
+        assert!(
+            validator().validate(&ok).is_ok(),
+            "{:?}",
+            validator().validate(&ok)
+        );
+        let sd = json!({"resourceType": "StructureDefinition", "url": "http://x", "name": "X", "status": "draft",
+            "kind": "resource", "abstract": false, "type": "Patient",
+            "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Patient",
+            "_baseDefinition": {"extension": [{"url": "http://x", "valueString": "v"}]}});
+        assert!(
+            validator().validate(&sd).is_ok(),
+            "{:?}",
+            validator().validate(&sd)
+        );
+        let bad = json!({"resourceType": "Patient", "_birthDate": "x", "_nothing": {}, "gender": "female\u{0}", "address": [{"text": "a\u{1}b"}]});
+        let paths: Vec<_> = validator()
+            .validate(&bad)
+            .unwrap_err()
+            .iter()
+            .filter_map(|i| i.expression.clone())
+            .collect();
+        assert_eq!(
+            paths,
+            vec![
+                "Patient._birthDate",
+                "Patient._nothing",
+                "Patient.gender",
+                "Patient.address[0].text"
+            ],
+            "{paths:?}"
         );
     }
 

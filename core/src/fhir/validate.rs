@@ -101,8 +101,10 @@ pub fn check_resource(
     }
 }
 
-/// Every `reference` must be a local `Type/id[/_history/vid]`, an absolute URL, or a
-/// `#fragment` naming a contained resource. Conditional
+/// Every `reference` must be a local `Type/id[/_history/vid]`, an absolute URL, a
+/// `#fragment` naming a contained resource, or — inside a stored Bundle (a document, a
+/// collection) — the `fullUrl` of one of its entries, which is how such Bundles link their
+/// entries (`urn:uuid:...`). Conditional
 /// references (`Type?query`) are resolved inside transactions before this check runs, so one
 /// that reaches here was sent outside a transaction.
 fn check_references(
@@ -115,7 +117,20 @@ fn check_references(
         .as_array()
         .map(|list| list.iter().filter_map(|c| c["id"].as_str()).collect())
         .unwrap_or_default();
+    let entry_urls: Vec<&str> = resource["entry"]
+        .as_array()
+        .filter(|_| root == "Bundle")
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| e["fullUrl"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
     walk(resource, &mut root.to_string(), &mut |path, reference| {
+        if entry_urls.contains(&reference) {
+            return;
+        }
         if let Some(problem) = reference_problem(schema, reference, &contained) {
             issues.push(Issue::error("value", format!("{path}: {problem}")).at(path.to_string()));
         }
@@ -224,6 +239,22 @@ mod tests {
         assert!(check("Patient?identifier=x")
             .unwrap()
             .contains("transaction"));
+
+        // A document or collection Bundle links its entries by fullUrl.
+        let urn = "urn:uuid:04121321-4af5-424c-a0e1-ed3aab1c349d";
+        let collection = json!({"resourceType": "Bundle", "type": "collection", "entry": [
+            {"fullUrl": urn, "resource": {"resourceType": "Patient"}},
+            {"fullUrl": "urn:uuid:11111111-4af5-424c-a0e1-ed3aab1c349d", "resource": {"resourceType": "Observation",
+                "status": "final", "code": {"text": "x"}, "subject": {"reference": urn}}}]});
+        assert!(check_resource(&schema, "Bundle", &collection, IdRule::Assigned).is_ok());
+        let mut dangling = collection.clone();
+        dangling["entry"][1]["resource"]["subject"]["reference"] =
+            json!("urn:uuid:99999999-4af5-424c-a0e1-ed3aab1c349d");
+        let err = check_resource(&schema, "Bundle", &dangling, IdRule::Assigned).unwrap_err();
+        assert_eq!(
+            err.issues[0].expression.as_deref(),
+            Some("Bundle.entry[1].resource.subject.reference")
+        );
 
         let body = json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
                           "subject": {"reference": "Patient/"}});
