@@ -19,9 +19,9 @@ pub struct BenchArgs {
     /// PostgreSQL server URL (as the owner); a scratch database is created and dropped.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pub postgres_url: String,
-    /// Only this backend (sqlite or postgres); both by default.
-    #[arg(long)]
-    pub only: Option<String>,
+    /// Only this backend; both by default.
+    #[arg(long, value_enum)]
+    pub only: Option<BackendChoice>,
     /// Synthea bundles to ingest.
     #[arg(long, default_value = "../shared/data/synthea")]
     pub synthea: PathBuf,
@@ -35,6 +35,12 @@ pub struct BenchArgs {
     /// the same machine conditions); medians are reported.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendChoice {
+    Sqlite,
+    Postgres,
 }
 
 #[derive(Debug)]
@@ -56,12 +62,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     sqlx::any::install_default_drivers();
     let mut reports = Vec::new();
     let dir = tempfile_dir()?;
-    let wants = |backend: &str| args.only.as_deref().is_none_or(|only| only == backend);
-    if wants("sqlite") {
+    let wants = |backend: BackendChoice| args.only.is_none_or(|only| only == backend);
+    if wants(BackendChoice::Sqlite) {
         let floor = RawFloor::Sqlite(dir.join("raw.db"));
         reports.push(bench_backend("sqlite", sqlite_config(&dir), &args, floor).await?);
     }
-    if wants("postgres") {
+    if wants(BackendChoice::Postgres) {
         let scratch = format!("tessera_bench_{}", std::process::id());
         let admin = args.postgres_url.clone();
         let mut conn = sqlx::PgConnection::connect(&admin)

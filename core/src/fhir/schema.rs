@@ -380,7 +380,8 @@ impl Run<'_> {
             // some of these (e.g. `_baseDefinition`), so any primitive's sibling is accepted.
             let sibling_of_primitive = key
                 .strip_prefix('_')
-                .is_some_and(|base| properties.contains_key(base));
+                .and_then(|base| properties.get(base))
+                .is_some_and(|node| self.is_primitive(node));
             if !properties.contains_key(key) && sibling_of_primitive {
                 self.primitive_extension(child, path, depth + 1);
                 path.truncate(len);
@@ -408,6 +409,15 @@ impl Run<'_> {
 }
 
 impl Run<'_> {
+    /// Whether a property holds a primitive (or a list of them): only those have `_name`.
+    fn is_primitive(&self, node: &Node) -> bool {
+        let node = node.items.as_deref().unwrap_or(node);
+        node.json_type.is_some()
+            || node
+                .reference
+                .is_some_and(|d| self.schema.definitions[d].node.json_type.is_some())
+    }
+
     /// `_name`: an Element, or for repeating primitives an array of Element-or-null aligned
     /// with the values.
     fn primitive_extension(&mut self, value: &Value, path: &mut String, depth: usize) {
@@ -502,6 +512,14 @@ mod tests {
             validator().validate(&sd).is_ok(),
             "{:?}",
             validator().validate(&sd)
+        );
+        let complex =
+            json!({"resourceType": "Patient", "name": [{"family": "A"}], "_name": [{"id": "x"}]});
+        let issues = validator().validate(&complex).unwrap_err();
+        assert_eq!(
+            issues[0].expression.as_deref(),
+            Some("Patient._name"),
+            "{issues:?}"
         );
         let bad = json!({"resourceType": "Patient", "_birthDate": "x", "_nothing": {}, "gender": "female\u{0}", "address": [{"text": "a\u{1}b"}]});
         let paths: Vec<_> = validator()
