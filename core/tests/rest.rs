@@ -382,6 +382,9 @@ async fn prefer_and_formats(s: &TestServer) {
     s.get(&format!("{read_url}?_format=application/fhir%2Bjson"))
         .await
         .expect(200);
+    s.get(&format!("{read_url}?_format=application/fhir+json"))
+        .await
+        .expect(200);
     s.get(&format!("{read_url}?_format=xml"))
         .await
         .expect(406)

@@ -226,7 +226,7 @@ async fn conditional_update(
             .conditional_update(&mut tx, &p.ty, &criteria, body.clone(), if_match)
             .await
     })?;
-    Ok(write_response(&ctx, &written, &headers, None))
+    Ok(write_response(&ctx, &written, &headers, query.as_deref()))
 }
 
 async fn patch(
@@ -263,7 +263,7 @@ async fn conditional_patch(
             .conditional_patch(&mut tx, &p.ty, &criteria, &body, if_match)
             .await
     })?;
-    Ok(write_response(&ctx, &written, &headers, None))
+    Ok(write_response(&ctx, &written, &headers, query.as_deref()))
 }
 
 async fn delete(

@@ -87,6 +87,8 @@ pub async fn require_json(req: Request, next: Next) -> Response {
             .map(|(_, v)| v.into_owned())
     });
     if let Some(format) = format {
+        // An unencoded `+` (`_format=application/fhir+json`) arrives as a space.
+        let format = format.replace(' ', "+");
         if !matches!(
             format.as_str(),
             "json" | "application/json" | "application/fhir+json"
