@@ -574,3 +574,38 @@ async fn group_commit_keeps_each_create(s: &TestServer) {
     assert_eq!(history.body["entry"].as_array().unwrap().len(), 1);
 }
 both_backends!(group_commit, group_commit_keeps_each_create);
+
+async fn concurrent_conditional_creates_make_one(s: &TestServer) {
+    s.tenant("acme").await;
+    let url = format!("{}/Patient", s.fhir("acme"));
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let client = s.client.clone();
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            // The same criteria written two ways: encoding must not matter.
+            let criteria = if i % 2 == 0 { "identifier=http://mrn|race" } else { "identifier=http%3A%2F%2Fmrn%7Crace" };
+            let body = json!({"resourceType": "Patient", "identifier": [{"system": "http://mrn", "value": "race"}]});
+            let r = client.post(&url).header("content-type", "application/fhir+json").header("If-None-Exist", criteria).body(body.to_string()).send().await.unwrap();
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.unwrap();
+            (status, v["id"].as_str().unwrap().to_string())
+        }));
+    }
+    let mut created = 0;
+    let mut ids = Vec::new();
+    for t in tasks {
+        let (status, id) = t.await.unwrap();
+        assert!(status == 201 || status == 200, "{status}");
+        created += usize::from(status == 201);
+        ids.push(id);
+    }
+    ids.dedup();
+    assert_eq!(created, 1, "exactly one conditional create creates");
+    assert_eq!(ids.len(), 1, "all answers name the same resource");
+    assert_eq!(s.version_count("acme", "Patient").await, 1);
+}
+both_backends!(
+    conditional_create_race,
+    concurrent_conditional_creates_make_one
+);

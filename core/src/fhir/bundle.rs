@@ -239,10 +239,10 @@ impl BundleProcessor<'_> {
                         .map_err(|e| e.within(&format!("{prefix}.request.url")))?;
                     let mut id = uuid::Uuid::new_v4().to_string();
                     if let Some(query) = &entry.if_none_exist {
-                        let found = Criteria::parse(&ty, query.trim_start_matches('?'))
-                            .map_err(|e| e.within(&format!("{prefix}.request.ifNoneExist")))?
-                            .matching_ids(tx, 2)
-                            .await?;
+                        let criteria = Criteria::parse(&ty, query.trim_start_matches('?'))
+                            .map_err(|e| e.within(&format!("{prefix}.request.ifNoneExist")))?;
+                        criteria.lock_for_create(tx).await?;
+                        let found = criteria.matching_ids(tx, 2).await?;
                         match found.as_slice() {
                             [] => {}
                             [one] => {
@@ -273,10 +273,10 @@ impl BundleProcessor<'_> {
                         .check_type(&ty)
                         .map_err(|e| e.within(&format!("{prefix}.request.url")))?;
                     let query = entry.query.clone().unwrap_or_default();
-                    let found = Criteria::parse(&ty, &query)
-                        .map_err(|e| e.within(&format!("{prefix}.request.url")))?
-                        .matching_ids(tx, 2)
-                        .await?;
+                    let criteria = Criteria::parse(&ty, &query)
+                        .map_err(|e| e.within(&format!("{prefix}.request.url")))?;
+                    criteria.lock_for_create(tx).await?;
+                    let found = criteria.matching_ids(tx, 2).await?;
                     let body_id = entry
                         .resource
                         .as_ref()

@@ -7,7 +7,7 @@
 use percent_encoding::percent_decode_str;
 
 use super::outcome::{FhirError, FhirResult};
-use crate::db::TenantTx;
+use crate::db::{Backend, TenantTx};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Clause {
@@ -68,6 +68,54 @@ impl Criteria {
 
     pub fn resource_type(&self) -> &str {
         &self.resource_type
+    }
+
+    /// The criteria in one canonical spelling (decoded, values and clauses sorted), so that
+    /// equivalent criteria written differently compare equal.
+    pub fn canonical(&self) -> String {
+        let mut clauses: Vec<String> = self
+            .clauses
+            .iter()
+            .map(|clause| {
+                let mut values: Vec<String> = match clause {
+                    Clause::Id(ids) => ids.clone(),
+                    Clause::Identifier(tokens) => tokens
+                        .iter()
+                        .map(|(s, v)| {
+                            format!(
+                                "{}|{}",
+                                s.as_deref().unwrap_or("*"),
+                                v.as_deref().unwrap_or("*")
+                            )
+                        })
+                        .collect(),
+                };
+                values.sort();
+                let name = if matches!(clause, Clause::Id(_)) {
+                    "_id"
+                } else {
+                    "identifier"
+                };
+                format!("{name}={}", values.join(","))
+            })
+            .collect();
+        clauses.sort();
+        format!("{}?{}", self.resource_type, clauses.join("&"))
+    }
+
+    /// Serialises conditional creates with these criteria until the transaction ends, so two
+    /// concurrent ones cannot both find nothing and both create. PostgreSQL only (a
+    /// transaction-scoped advisory lock); SQLite already runs one writer at a time. Criteria
+    /// that differ but match the same resource are not serialised against each other.
+    pub async fn lock_for_create(&self, tx: &mut TenantTx) -> sqlx::Result<()> {
+        if tx.backend() == Backend::Postgres {
+            let key = format!("{}/{}", tx.tenant(), self.canonical());
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))::text")
+                .bind(key)
+                .execute(tx.conn())
+                .await?;
+        }
+        Ok(())
     }
 
     /// Ids of at most `limit` live resources matching every clause.
@@ -174,6 +222,14 @@ mod tests {
                 Clause::Id(vec!["a".into()]),
             ]
         );
+    }
+
+    #[test]
+    fn canonical_spelling_ignores_order_and_encoding() {
+        let a = Criteria::parse("Patient", "identifier=http%3A%2F%2Fs%7C1,%7C2&_id=b,a").unwrap();
+        let b = Criteria::parse("Patient", "_id=a,b&identifier=|2,http://s|1").unwrap();
+        assert_eq!(a.canonical(), b.canonical());
+        assert_eq!(a.canonical(), "Patient?_id=a,b&identifier=http://s|1,|2");
     }
 
     #[test]

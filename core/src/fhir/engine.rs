@@ -139,6 +139,7 @@ impl FhirEngine {
         self.validate(ty, &body, IdRule::Assigned)?;
         if let Some(query) = if_none_exist {
             let criteria = Criteria::parse(ty, query.trim_start_matches('?'))?;
+            criteria.lock_for_create(tx).await?;
             let found = criteria.matching_ids(tx, 2).await?;
             match found.as_slice() {
                 [] => {}
@@ -208,6 +209,7 @@ impl FhirEngine {
     ) -> FhirResult<Written> {
         self.check_type(ty)?;
         let criteria = Criteria::parse(ty, query)?;
+        criteria.lock_for_create(tx).await?;
         let found = criteria.matching_ids(tx, 2).await?;
         let body_id = body.get("id").and_then(Value::as_str).map(str::to_string);
         match found.as_slice() {
