@@ -8,5 +8,6 @@ pub mod group_commit;
 pub mod index;
 pub mod outcome;
 pub mod schema;
+pub mod search;
 pub mod store;
 pub mod validate;

@@ -1,0 +1,288 @@
+//! Search parameters: HL7's R4 definitions (vendored in `core/fhir-r4/search-parameters.json`),
+//! compiled once per resource type, with room for a tenant's own parameters on top (packs will
+//! add SearchParameters at run time; issue #5).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::fhirpath::{self, Expr};
+
+const DEFINITIONS: &str = include_str!("../../../fhir-r4/search-parameters.json");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamType {
+    Number,
+    Date,
+    String,
+    Token,
+    Reference,
+    Composite,
+    Quantity,
+    Uri,
+    Special,
+}
+
+/// A SearchParameter as published (the fields the server uses).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Definition {
+    pub url: String,
+    pub code: String,
+    pub base: Vec<String>,
+    #[serde(rename = "type")]
+    pub kind: ParamType,
+    pub expression: Option<String>,
+    #[serde(default)]
+    pub target: Vec<String>,
+    #[serde(default)]
+    pub comparator: Vec<String>,
+    #[serde(default)]
+    pub modifier: Vec<String>,
+    #[serde(default)]
+    pub component: Vec<ComponentDefinition>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ComponentDefinition {
+    pub definition: String,
+    pub expression: String,
+}
+
+/// A parameter ready to use for one resource type.
+#[derive(Debug, Clone)]
+pub struct SearchParam {
+    pub definition: Arc<Definition>,
+    /// The expression's members that apply to this type; None for parameters the server
+    /// evaluates itself (`_text`, `_content`, `_query`).
+    pub expression: Option<Expr>,
+    pub components: Vec<Component>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Component {
+    /// The parameter defining the component's type.
+    pub definition: String,
+    /// Relative to each value of the composite's expression.
+    pub expression: Expr,
+}
+
+impl SearchParam {
+    pub fn code(&self) -> &str {
+        &self.definition.code
+    }
+
+    pub fn kind(&self) -> ParamType {
+        self.definition.kind
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("search parameter {url}: {message}")]
+    Invalid { url: String, message: String },
+}
+
+/// Parameters by resource type and code.
+#[derive(Debug, Default)]
+pub struct SearchRegistry {
+    by_type: HashMap<String, BTreeMap<String, SearchParam>>,
+}
+
+impl SearchRegistry {
+    /// HL7's R4 parameters for the given resource types.
+    pub fn r4<'a>(
+        resource_types: impl IntoIterator<Item = &'a str>,
+    ) -> Result<SearchRegistry, RegistryError> {
+        let definitions: Vec<Definition> =
+            serde_json::from_str(DEFINITIONS).expect("vendored definitions are JSON");
+        let mut registry = SearchRegistry::default();
+        let types: Vec<&str> = resource_types.into_iter().collect();
+        for definition in definitions {
+            registry.add(Arc::new(definition), &types)?;
+        }
+        Ok(registry)
+    }
+
+    /// Adds one parameter for every type in `types` its base covers (`Resource` and
+    /// `DomainResource` cover all).
+    pub fn add(
+        &mut self,
+        definition: Arc<Definition>,
+        types: &[&str],
+    ) -> Result<(), RegistryError> {
+        let invalid = |message: String| RegistryError::Invalid {
+            url: definition.url.clone(),
+            message,
+        };
+        let parsed = definition
+            .expression
+            .as_deref()
+            .map(fhirpath::parse)
+            .transpose()
+            .map_err(|e| invalid(e.to_string()))?;
+        let components = definition
+            .component
+            .iter()
+            .map(|c| {
+                let expression =
+                    fhirpath::parse(&c.expression).map_err(|e| invalid(e.to_string()))?;
+                Ok(Component {
+                    definition: c.definition.clone(),
+                    expression,
+                })
+            })
+            .collect::<Result<Vec<_>, RegistryError>>()?;
+        let universal = definition
+            .base
+            .iter()
+            .any(|b| b == "Resource" || b == "DomainResource");
+        for ty in types
+            .iter()
+            .filter(|t| universal || definition.base.iter().any(|b| b == *t))
+        {
+            let expression = match &parsed {
+                Some(expr) => match expr.for_type(ty) {
+                    Some(e) => Some(e),
+                    None => continue,
+                },
+                None => None,
+            };
+            let param = SearchParam {
+                definition: definition.clone(),
+                expression,
+                components: components.clone(),
+            };
+            self.by_type
+                .entry(ty.to_string())
+                .or_default()
+                .insert(definition.code.clone(), param);
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, resource_type: &str, code: &str) -> Option<&SearchParam> {
+        self.by_type.get(resource_type)?.get(code)
+    }
+
+    /// Every parameter of a type, by code.
+    pub fn for_type(&self, resource_type: &str) -> impl Iterator<Item = &SearchParam> {
+        self.by_type
+            .get(resource_type)
+            .into_iter()
+            .flat_map(|m| m.values())
+    }
+}
+
+/// The parameters one tenant searches with: the shared R4 set plus the tenant's own, which
+/// take precedence for the same type and code.
+#[derive(Debug, Clone)]
+pub struct TenantParameters {
+    shared: Arc<SearchRegistry>,
+    own: Arc<SearchRegistry>,
+}
+
+impl TenantParameters {
+    pub fn new(shared: Arc<SearchRegistry>, own: SearchRegistry) -> TenantParameters {
+        TenantParameters {
+            shared,
+            own: Arc::new(own),
+        }
+    }
+
+    pub fn get(&self, resource_type: &str, code: &str) -> Option<&SearchParam> {
+        self.own
+            .get(resource_type, code)
+            .or_else(|| self.shared.get(resource_type, code))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fhir::schema::SchemaValidator;
+    use serde_json::json;
+    use std::sync::OnceLock;
+
+    fn registry() -> &'static SearchRegistry {
+        static R: OnceLock<SearchRegistry> = OnceLock::new();
+        R.get_or_init(|| {
+            let schema = SchemaValidator::load();
+            SearchRegistry::r4(schema.resource_types()).expect("every R4 search expression parses")
+        })
+    }
+
+    #[test]
+    fn every_type_gets_the_common_parameters() {
+        let schema = SchemaValidator::load();
+        for ty in schema.resource_types() {
+            for code in ["_id", "_lastUpdated", "_tag", "_profile", "_security"] {
+                assert!(registry().get(ty, code).is_some(), "{ty} lacks {code}");
+            }
+        }
+        assert_eq!(
+            registry().get("Observation", "code").unwrap().kind(),
+            ParamType::Token
+        );
+        assert_eq!(
+            registry().get("Patient", "birthdate").unwrap().kind(),
+            ParamType::Date
+        );
+        assert!(registry().get("Patient", "code").is_none());
+    }
+
+    #[test]
+    fn shared_expressions_are_split_by_type() {
+        // `patient` is one definition across many types; each type keeps only its own member.
+        let obs = registry().get("Observation", "patient").unwrap();
+        assert_eq!(
+            obs.expression.as_ref().unwrap().roots(),
+            vec!["Observation"]
+        );
+        let resource =
+            json!({"resourceType": "Observation", "subject": {"reference": "Patient/p1"}});
+        let found = obs.expression.as_ref().unwrap().evaluate(&resource);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].value["reference"], "Patient/p1");
+        let group = json!({"resourceType": "Observation", "subject": {"reference": "Group/g1"}});
+        assert!(obs.expression.as_ref().unwrap().evaluate(&group).is_empty());
+    }
+
+    #[test]
+    fn composites_have_components() {
+        let p = registry()
+            .get("Observation", "code-value-quantity")
+            .unwrap();
+        assert_eq!(p.kind(), ParamType::Composite);
+        assert_eq!(p.components.len(), 2);
+    }
+
+    #[test]
+    fn tenant_parameters_layer_over_the_shared_set() {
+        let shared = Arc::new(SearchRegistry::r4(["Patient"]).unwrap());
+        let mut own = SearchRegistry::default();
+        let custom: Definition = serde_json::from_value(json!({
+            "url": "http://example.org/SearchParameter/patient-nickname", "code": "nickname",
+            "base": ["Patient"], "type": "string", "expression": "Patient.name.where(use='nickname').given"
+        }))
+        .unwrap();
+        own.add(Arc::new(custom), &["Patient"]).unwrap();
+        let tenant = TenantParameters::new(shared.clone(), own);
+        assert!(tenant.get("Patient", "nickname").is_some());
+        assert!(tenant.get("Patient", "birthdate").is_some());
+        assert!(
+            shared.get("Patient", "nickname").is_none(),
+            "other tenants do not see it"
+        );
+        let bad: Definition = serde_json::from_value(json!({
+            "url": "http://example.org/SearchParameter/bad", "code": "bad", "base": ["Patient"],
+            "type": "string", "expression": "Patient.name.first()"
+        }))
+        .unwrap();
+        assert!(SearchRegistry::default()
+            .add(Arc::new(bad), &["Patient"])
+            .is_err());
+    }
+}
