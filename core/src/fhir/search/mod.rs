@@ -2,5 +2,6 @@
 //! definitions and the FHIRPath subset their expressions need. Indexing and queries build on
 //! these; today conditional interactions still use `fhir/criteria.rs`.
 
+pub mod extract;
 pub mod fhirpath;
 pub mod registry;
