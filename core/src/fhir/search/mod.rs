@@ -5,3 +5,4 @@
 pub mod extract;
 pub mod fhirpath;
 pub mod registry;
+pub mod request;
