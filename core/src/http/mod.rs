@@ -1,6 +1,7 @@
 //! The HTTP server: the router reads as the table of contents of the API.
 
 mod context;
+mod fhir_history;
 mod fhir_routes;
 pub mod negotiate;
 mod ops;

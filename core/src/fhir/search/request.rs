@@ -361,42 +361,43 @@ fn parse_filter(
             ));
         }
         let chained_code = rest.split(['.', ':']).next().unwrap_or(rest);
-        let target =
-            match explicit {
-                Some(t) if link.definition.target.iter().any(|x| x == t) => t.to_string(),
-                Some(t) => return Err(bad(name, format!("{ty}.{code} cannot point at {t}"))),
-                None => {
-                    // Without a type, the parameter must name one target that has the chained parameter.
-                    let candidates: Vec<&String> = link
-                        .definition
-                        .target
-                        .iter()
-                        .filter(|t| registry.get(t, chained_code).is_some())
-                        .collect();
-                    match candidates.as_slice() {
-                        [one] => (*one).clone(),
-                        [] => return Err(bad(
+        let target = match explicit {
+            Some(t) if link.definition.target.iter().any(|x| x == t) => t.to_string(),
+            Some(t) => return Err(bad(name, format!("{ty}.{code} cannot point at {t}"))),
+            None => {
+                // Without a type, the parameter must name one target that has the chained parameter.
+                let candidates: Vec<&String> = link
+                    .definition
+                    .target
+                    .iter()
+                    .filter(|t| registry.get(t, chained_code).is_some())
+                    .collect();
+                match candidates.as_slice() {
+                    [one] => (*one).clone(),
+                    [] => {
+                        return Err(bad(
                             name,
                             format!(
                                 "no type {ty}.{code} points at has a parameter {chained_code:?}"
                             ),
-                        )),
-                        many => {
-                            return Err(bad(
-                                name,
-                                format!(
-                                    "{ty}.{code} may point at {}; say which, e.g. {code}:{}.{rest}",
-                                    many.iter()
-                                        .map(|s| s.as_str())
-                                        .collect::<Vec<_>>()
-                                        .join(", "),
-                                    many[0]
-                                ),
-                            ))
-                        }
+                        ))
+                    }
+                    many => {
+                        return Err(bad(
+                            name,
+                            format!(
+                                "{ty}.{code} may point at {}; say which, e.g. {code}:{}.{rest}",
+                                many.iter()
+                                    .map(|s| s.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                                many[0]
+                            ),
+                        ))
                     }
                 }
-            };
+            }
+        };
         let inner = parse_filter(registry, &target, rest, value, depth + 1)?;
         return Ok(Filter::Chain {
             reference: code.to_string(),
