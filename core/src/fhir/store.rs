@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use super::index;
+use super::index::{self, IndexRows};
 use crate::clock;
 use crate::db::{Backend, TenantTx};
 
@@ -124,24 +124,20 @@ pub async fn write_version(
 ) -> sqlx::Result<Stored> {
     let version_id = previous.map_or(1, |p| p.version_id + 1);
     let last_updated = clock::now_micros();
-    let mut tokens = Vec::new();
+    let mut rows = IndexRows::default();
     let content = resource.map(|r| {
         stamp_meta(r, id, version_id, last_updated);
-        tokens = index::tokens(r);
+        rows = IndexRows::of(r);
         r.to_string()
     });
     let deleted = i64::from(content.is_none());
-    if previous.is_some() {
-        index::remove(tx, ty, id).await?;
-    }
 
     let tenant = tx.tenant().to_string();
     match tx.backend() {
         // One round trip (a function that binds the tenant, then writes history, current row
         // and index rows in order), so a plain create needs no explicit transaction.
         Backend::Postgres => {
-            let tokens_json =
-                (!tokens.is_empty()).then(|| serde_json::to_string(&tokens).expect("serialisable"));
+            let index_json = (!rows.is_empty()).then(|| rows.to_json().to_string());
             sqlx::query("SELECT tessera_write_version($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                 .bind(&tenant)
                 .bind(ty)
@@ -152,7 +148,7 @@ pub async fn write_version(
                 .bind(deleted)
                 .bind(content.as_deref())
                 .bind(i64::from(previous.is_none()))
-                .bind(tokens_json)
+                .bind(index_json)
                 .execute(tx.conn())
                 .await?;
         }
@@ -168,7 +164,7 @@ pub async fn write_version(
                 method,
                 deleted,
                 content.as_deref(),
-                &tokens,
+                &rows,
             )
             .await?
         }
@@ -197,9 +193,9 @@ pub async fn create_many(
     for (ty, id, mut resource) in new {
         let last_updated = clock::now_micros();
         stamp_meta(&mut resource, &id, 1, last_updated);
-        let tokens = index::tokens(&resource);
+        let index_rows = IndexRows::of(&resource);
         let content = resource.to_string();
-        rows.push((tokens, content.clone()));
+        rows.push((index_rows, content.clone()));
         stored.push(Stored {
             resource_type: ty,
             id,
@@ -216,9 +212,9 @@ pub async fn create_many(
             let payload: Vec<Value> = stored
                 .iter()
                 .zip(&rows)
-                .map(|(s, (tokens, content))| {
+                .map(|(s, (index_rows, content))| {
                     json!({"resource_type": s.resource_type, "id": s.id, "last_updated": s.last_updated,
-                           "content": content, "tokens": tokens})
+                           "content": content, "index": index_rows.to_json()})
                 })
                 .collect();
             sqlx::query("SELECT tessera_create_many($1, $2)")
@@ -228,7 +224,7 @@ pub async fn create_many(
                 .await?;
         }
         Backend::Sqlite => {
-            for (s, (tokens, content)) in stored.iter().zip(&rows) {
+            for (s, (index_rows, content)) in stored.iter().zip(&rows) {
                 write_version_sqlite(
                     tx,
                     &tenant,
@@ -240,7 +236,7 @@ pub async fn create_many(
                     "POST",
                     0,
                     Some(content),
-                    tokens,
+                    index_rows,
                 )
                 .await?;
             }
@@ -262,7 +258,7 @@ async fn write_version_sqlite(
     method: &str,
     deleted: i64,
     content: Option<&str>,
-    tokens: &[(String, String)],
+    index_rows: &IndexRows,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO resource_history (tenant_id, resource_type, id, version_id, last_updated, method, deleted, content) \
@@ -297,15 +293,10 @@ async fn write_version_sqlite(
         .bind(content)
         .execute(tx.conn())
         .await?;
-    if !tokens.is_empty() {
-        let sql = index::insert_sql(tokens.len(), 4);
-        let mut query = sqlx::query(&sql).bind(tenant).bind(ty).bind(id);
-        for (system, code) in tokens {
-            query = query.bind(system).bind(code);
-        }
-        query.execute(tx.conn()).await?;
+    if !is_new {
+        index::remove(tx, ty, id).await?;
     }
-    Ok(())
+    index::insert(tx, ty, id, index_rows).await
 }
 
 /// Server-owned metadata: the id, `meta.versionId` and `meta.lastUpdated`. The client's other
