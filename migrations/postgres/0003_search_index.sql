@@ -142,42 +142,21 @@ BEGIN
     END IF;
 END $$;
 
--- Version 1 of many new resources in one statement (group commit of plain creates), set-wise:
--- one INSERT per table for the whole batch. p_rows is a JSON array of
--- {resource_type, id, last_updated, content, index} (index as in tessera_insert_index).
+-- Version 1 of many new resources in one statement (group commit of plain creates). p_rows is
+-- a JSON array of {resource_type, id, last_updated, content, index}.
 CREATE FUNCTION tessera_create_many(p_tenant TEXT, p_rows TEXT) RETURNS VOID
 LANGUAGE plpgsql AS $$
 DECLARE
-    batch JSONB := p_rows::jsonb;
+    r RECORD;
 BEGIN
     PERFORM tessera_bind_tenant(p_tenant);
-    INSERT INTO resource_history (tenant_id, resource_type, id, version_id, last_updated, method, deleted, content)
-    SELECT p_tenant, r.resource_type, r.id, 1, r.last_updated, 'POST', 0, r.content
-    FROM jsonb_to_recordset(batch) AS r(resource_type TEXT, id TEXT, last_updated BIGINT, content TEXT);
-    INSERT INTO resources (tenant_id, resource_type, id, version_id, last_updated, deleted, content)
-    SELECT p_tenant, r.resource_type, r.id, 1, r.last_updated, 0, r.content
-    FROM jsonb_to_recordset(batch) AS r(resource_type TEXT, id TEXT, last_updated BIGINT, content TEXT);
-    INSERT INTO search_token (tenant_id, resource_type, resource_id, param, system, code, text)
-    SELECT p_tenant, b.resource_type, b.id, e ->> 0, e ->> 1, e ->> 2, e ->> 3
-    FROM jsonb_to_recordset(batch) AS b(resource_type TEXT, id TEXT, index JSONB), jsonb_array_elements(b.index -> 'token') e;
-    INSERT INTO search_string (tenant_id, resource_type, resource_id, param, normalized, exact)
-    SELECT p_tenant, b.resource_type, b.id, e ->> 0, e ->> 1, e ->> 2
-    FROM jsonb_to_recordset(batch) AS b(resource_type TEXT, id TEXT, index JSONB), jsonb_array_elements(b.index -> 'string') e;
-    INSERT INTO search_reference (tenant_id, resource_type, resource_id, param, target_type, target_id, url)
-    SELECT p_tenant, b.resource_type, b.id, e ->> 0, e ->> 1, e ->> 2, e ->> 3
-    FROM jsonb_to_recordset(batch) AS b(resource_type TEXT, id TEXT, index JSONB), jsonb_array_elements(b.index -> 'reference') e;
-    INSERT INTO search_date (tenant_id, resource_type, resource_id, param, low, high)
-    SELECT p_tenant, b.resource_type, b.id, e ->> 0, (e ->> 1)::BIGINT, (e ->> 2)::BIGINT
-    FROM jsonb_to_recordset(batch) AS b(resource_type TEXT, id TEXT, index JSONB), jsonb_array_elements(b.index -> 'date') e;
-    INSERT INTO search_number (tenant_id, resource_type, resource_id, param, value, low, high)
-    SELECT p_tenant, b.resource_type, b.id, e ->> 0, coalesce((e ->> 1)::FLOAT8, 'NaN'),
-           coalesce((e ->> 2)::FLOAT8, '-Infinity'), coalesce((e ->> 3)::FLOAT8, 'Infinity')
-    FROM jsonb_to_recordset(batch) AS b(resource_type TEXT, id TEXT, index JSONB), jsonb_array_elements(b.index -> 'number') e;
-    INSERT INTO search_quantity (tenant_id, resource_type, resource_id, param, value, low, high, system, code)
-    SELECT p_tenant, b.resource_type, b.id, e ->> 0, coalesce((e ->> 1)::FLOAT8, 'NaN'),
-           coalesce((e ->> 2)::FLOAT8, '-Infinity'), coalesce((e ->> 3)::FLOAT8, 'Infinity'), e ->> 4, e ->> 5
-    FROM jsonb_to_recordset(batch) AS b(resource_type TEXT, id TEXT, index JSONB), jsonb_array_elements(b.index -> 'quantity') e;
-    INSERT INTO search_uri (tenant_id, resource_type, resource_id, param, uri)
-    SELECT p_tenant, b.resource_type, b.id, e ->> 0, e ->> 1
-    FROM jsonb_to_recordset(batch) AS b(resource_type TEXT, id TEXT, index JSONB), jsonb_array_elements(b.index -> 'uri') e;
+    FOR r IN SELECT * FROM json_to_recordset(p_rows::json)
+        AS x(resource_type TEXT, id TEXT, last_updated BIGINT, content TEXT, index JSON)
+    LOOP
+        INSERT INTO resource_history (tenant_id, resource_type, id, version_id, last_updated, method, deleted, content)
+        VALUES (p_tenant, r.resource_type, r.id, 1, r.last_updated, 'POST', 0, r.content);
+        INSERT INTO resources (tenant_id, resource_type, id, version_id, last_updated, deleted, content)
+        VALUES (p_tenant, r.resource_type, r.id, 1, r.last_updated, 0, r.content);
+        PERFORM tessera_insert_index(p_tenant, r.resource_type, r.id, r.index);
+    END LOOP;
 END $$;

@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::outcome::{FhirError, FhirResult};
-use super::store::{self, NewResource, Stored};
+use super::store::{self, Stored};
 use crate::db::{Access, Backend, Database};
 
 /// More per batch only lengthens the wait of the first one in it.
@@ -24,7 +24,9 @@ const QUEUE_DEPTH: usize = 1024;
 
 struct Job {
     tenant: String,
-    resource: NewResource,
+    resource_type: String,
+    id: String,
+    resource: Value,
     reply: oneshot::Sender<FhirResult<Stored>>,
 }
 
@@ -51,7 +53,6 @@ impl CreateQueue {
     }
 
     /// Stores version 1 of an already validated resource under `id`; returns once committed.
-    /// The index rows are computed here, in the caller's task, so the writer only writes.
     pub async fn create(
         &self,
         tenant: &str,
@@ -62,7 +63,9 @@ impl CreateQueue {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             tenant: tenant.to_string(),
-            resource: NewResource::new(resource_type, id, resource),
+            resource_type: resource_type.to_string(),
+            id,
+            resource,
             reply,
         };
         self.sender
@@ -127,7 +130,10 @@ async fn write_in_one_transaction(
     jobs: &[Job],
 ) -> FhirResult<Vec<Stored>> {
     let mut tx = db.tenant_tx(tenant, Access::SingleStatementWrite).await?;
-    let new = jobs.iter().map(|j| j.resource.clone()).collect();
+    let new = jobs
+        .iter()
+        .map(|j| (j.resource_type.clone(), j.id.clone(), j.resource.clone()))
+        .collect();
     let stored = store::create_many(&mut tx, new).await?;
     tx.commit().await?;
     Ok(stored)

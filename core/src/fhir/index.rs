@@ -42,11 +42,6 @@ impl IndexRows {
         let registry = crate::server::shared_search_registry();
         let mut rows = IndexRows::default();
         for entry in extract::extract(registry, resource) {
-            // Served by the resource row's own columns (id, last_updated), which also makes
-            // the rows computable before the server stamps `meta`.
-            if entry.param == "_id" || entry.param == "_lastUpdated" {
-                continue;
-            }
             let param = entry.param;
             match entry.value {
                 IndexValue::Token { system, code, text } => {
@@ -151,32 +146,18 @@ pub async fn remove(tx: &mut TenantTx, ty: &str, id: &str) -> sqlx::Result<()> {
 /// Rows per INSERT statement; well under SQLite's limit on bound parameters.
 const CHUNK: usize = 100;
 
-/// Inserts the rows of `ty/id`.
+/// Inserts the rows of `ty/id` (SQLite path), one multi-row INSERT per table and chunk.
 pub async fn insert(tx: &mut TenantTx, ty: &str, id: &str, rows: &IndexRows) -> sqlx::Result<()> {
-    insert_many(tx, &[(ty, id, rows)]).await
-}
-
-/// Inserts the rows of several resources: one multi-row INSERT per table and chunk, however
-/// many resources there are (group commit writes a whole batch this way).
-pub async fn insert_many(
-    tx: &mut TenantTx,
-    resources: &[(&str, &str, &IndexRows)],
-) -> sqlx::Result<()> {
     let tenant = tx.tenant().to_string();
     macro_rules! insert_rows {
-        ($table:literal, $columns:literal, $width:literal, $field:ident, |$q:ident, $row:ident| $bind:expr) => {
-            let all: Vec<(&str, &str, _)> = resources
-                .iter()
-                .flat_map(|(ty, id, rows)| rows.$field.iter().map(move |r| (*ty, *id, r)))
-                .collect();
-            for chunk in all.chunks(CHUNK) {
+        ($table:literal, $columns:literal, $width:literal, $list:expr, |$q:ident, $row:ident| $bind:expr) => {
+            for chunk in $list.chunks(CHUNK) {
                 let placeholders: Vec<String> = (0..chunk.len())
                     .map(|i| {
-                        let first = 2 + i * ($width + 2);
-                        let cols: Vec<String> = (first..first + $width + 2)
-                            .map(|n| format!("${n}"))
-                            .collect();
-                        format!("($1, {})", cols.join(", "))
+                        let first = 4 + i * $width;
+                        let cols: Vec<String> =
+                            (first..first + $width).map(|n| format!("${n}")).collect();
+                        format!("($1, $2, $3, {})", cols.join(", "))
                     })
                     .collect();
                 let sql = format!(
@@ -185,9 +166,8 @@ pub async fn insert_many(
                     $columns,
                     placeholders.join(", ")
                 );
-                let mut $q = sqlx::query(&sql).bind(&tenant);
-                for (ty, id, $row) in chunk {
-                    $q = $q.bind(*ty).bind(*id);
+                let mut $q = sqlx::query(&sql).bind(&tenant).bind(ty).bind(id);
+                for $row in chunk {
                     $q = $bind;
                 }
                 $q.execute(tx.conn()).await?;
@@ -198,24 +178,24 @@ pub async fn insert_many(
         "search_token",
         "param, system, code, text",
         4,
-        token,
+        rows.token,
         |q, r| q.bind(&r.0).bind(&r.1).bind(&r.2).bind(r.3.as_deref())
     );
     insert_rows!(
         "search_string",
         "param, normalized, exact",
         3,
-        string,
+        rows.string,
         |q, r| q.bind(&r.0).bind(&r.1).bind(&r.2)
     );
     insert_rows!(
         "search_reference",
         "param, target_type, target_id, url",
         4,
-        reference,
+        rows.reference,
         |q, r| q.bind(&r.0).bind(&r.1).bind(&r.2).bind(&r.3)
     );
-    insert_rows!("search_date", "param, low, high", 3, date, |q, r| q
+    insert_rows!("search_date", "param, low, high", 3, rows.date, |q, r| q
         .bind(&r.0)
         .bind(r.1)
         .bind(r.2));
@@ -223,14 +203,14 @@ pub async fn insert_many(
         "search_number",
         "param, value, low, high",
         4,
-        number,
+        rows.number,
         |q, r| q.bind(&r.0).bind(r.1).bind(r.2).bind(r.3)
     );
     insert_rows!(
         "search_quantity",
         "param, value, low, high, system, code",
         6,
-        quantity,
+        rows.quantity,
         |q, r| q
             .bind(&r.0)
             .bind(r.1)
@@ -239,7 +219,7 @@ pub async fn insert_many(
             .bind(&r.4)
             .bind(&r.5)
     );
-    insert_rows!("search_uri", "param, uri", 2, uri, |q, r| q
+    insert_rows!("search_uri", "param, uri", 2, rows.uri, |q, r| q
         .bind(&r.0)
         .bind(&r.1));
     Ok(())

@@ -164,12 +164,9 @@ pub async fn write_version(
                 method,
                 deleted,
                 content.as_deref(),
+                &rows,
             )
-            .await?;
-            if previous.is_some() {
-                index::remove(tx, ty, id).await?;
-            }
-            index::insert(tx, ty, id, &rows).await?;
+            .await?
         }
     }
 
@@ -184,51 +181,28 @@ pub async fn write_version(
     })
 }
 
-/// A new resource for `create_many`: validated, with its index rows computed by the caller
-/// (outside the writer's critical section).
-#[derive(Debug, Clone)]
-pub struct NewResource {
-    pub resource_type: String,
-    pub id: String,
-    pub resource: Value,
-    pub index: IndexRows,
-}
-
-impl NewResource {
-    pub fn new(resource_type: &str, id: String, resource: Value) -> NewResource {
-        let index = IndexRows::of(&resource);
-        NewResource {
-            resource_type: resource_type.to_string(),
-            id,
-            resource,
-            index,
-        }
-    }
-}
-
-/// Version 1 of several new resources, in the caller's transaction. On PostgreSQL this is one
-/// statement (`tessera_create_many`) that binds its own tenant, so it may also run as a single
-/// statement outside an explicit transaction.
-pub async fn create_many(tx: &mut TenantTx, new: Vec<NewResource>) -> sqlx::Result<Vec<Stored>> {
+/// Version 1 of several new resources `(type, id, resource)`, in the caller's transaction.
+/// On PostgreSQL this is one statement (`tessera_create_many`) that binds its own tenant, so
+/// it may also run as a single statement outside an explicit transaction.
+pub async fn create_many(
+    tx: &mut TenantTx,
+    new: Vec<(String, String, Value)>,
+) -> sqlx::Result<Vec<Stored>> {
     let mut stored = Vec::with_capacity(new.len());
-    let mut index_rows = Vec::with_capacity(new.len());
-    for NewResource {
-        resource_type,
-        id,
-        mut resource,
-        index,
-    } in new
-    {
+    let mut rows = Vec::with_capacity(new.len());
+    for (ty, id, mut resource) in new {
         let last_updated = clock::now_micros();
         stamp_meta(&mut resource, &id, 1, last_updated);
-        index_rows.push(index);
+        let index_rows = IndexRows::of(&resource);
+        let content = resource.to_string();
+        rows.push((index_rows, content.clone()));
         stored.push(Stored {
-            resource_type,
+            resource_type: ty,
             id,
             version_id: 1,
             last_updated,
             deleted: false,
-            content: Some(resource.to_string()),
+            content: Some(content),
             method: "POST".into(),
         });
     }
@@ -237,10 +211,10 @@ pub async fn create_many(tx: &mut TenantTx, new: Vec<NewResource>) -> sqlx::Resu
         Backend::Postgres => {
             let payload: Vec<Value> = stored
                 .iter()
-                .zip(&index_rows)
-                .map(|(s, rows)| {
+                .zip(&rows)
+                .map(|(s, (index_rows, content))| {
                     json!({"resource_type": s.resource_type, "id": s.id, "last_updated": s.last_updated,
-                           "content": s.content, "index": rows.to_json()})
+                           "content": content, "index": index_rows.to_json()})
                 })
                 .collect();
             sqlx::query("SELECT tessera_create_many($1, $2)")
@@ -250,7 +224,7 @@ pub async fn create_many(tx: &mut TenantTx, new: Vec<NewResource>) -> sqlx::Resu
                 .await?;
         }
         Backend::Sqlite => {
-            for s in &stored {
+            for (s, (index_rows, content)) in stored.iter().zip(&rows) {
                 write_version_sqlite(
                     tx,
                     &tenant,
@@ -261,16 +235,11 @@ pub async fn create_many(tx: &mut TenantTx, new: Vec<NewResource>) -> sqlx::Resu
                     s.last_updated,
                     "POST",
                     0,
-                    s.content.as_deref(),
+                    Some(content),
+                    index_rows,
                 )
                 .await?;
             }
-            let owners: Vec<(&str, &str, &IndexRows)> = stored
-                .iter()
-                .zip(&index_rows)
-                .map(|(s, rows)| (s.resource_type.as_str(), s.id.as_str(), rows))
-                .collect();
-            index::insert_many(tx, &owners).await?;
         }
     }
     Ok(stored)
@@ -289,6 +258,7 @@ async fn write_version_sqlite(
     method: &str,
     deleted: i64,
     content: Option<&str>,
+    index_rows: &IndexRows,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO resource_history (tenant_id, resource_type, id, version_id, last_updated, method, deleted, content) \
@@ -323,7 +293,10 @@ async fn write_version_sqlite(
         .bind(content)
         .execute(tx.conn())
         .await?;
-    Ok(())
+    if !is_new {
+        index::remove(tx, ty, id).await?;
+    }
+    index::insert(tx, ty, id, index_rows).await
 }
 
 /// Server-owned metadata: the id, `meta.versionId` and `meta.lastUpdated`. The client's other
