@@ -40,12 +40,6 @@ pub enum Command {
         #[arg(long)]
         tenant: String,
     },
-    /// Recompute the search index of every resource (after search parameters change).
-    Reindex {
-        /// Only these tenants (repeatable); all tenants by default.
-        #[arg(long)]
-        tenant: Vec<String>,
-    },
     /// Measure create, read and ingest speed on both backends beside the raw INSERT rate.
     Bench(crate::bench::BenchArgs),
 }
@@ -111,15 +105,6 @@ pub async fn run(cli: Cli) -> Result<()> {
                     report.files
                 )
             }
-        }
-        Command::Reindex { tenant } => {
-            let db = Database::open(&config).await?;
-            let report = crate::reindex::reindex(&db, &tenant, true).await?;
-            println!(
-                "reindexed {} resources ({} index rows)",
-                report.resources, report.rows
-            );
-            Ok(())
         }
         Command::Bench(args) => crate::bench::run(args).await,
     }

@@ -9,7 +9,6 @@ pub mod db;
 pub mod fhir;
 pub mod http;
 pub mod import;
-pub mod reindex;
 pub mod server;
 pub mod telemetry;
 pub mod tenants;

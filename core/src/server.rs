@@ -12,7 +12,6 @@ use crate::db::Database;
 use crate::fhir::engine::FhirEngine;
 use crate::fhir::group_commit::CreateQueue;
 use crate::fhir::schema::SchemaValidator;
-use crate::fhir::search::registry::SearchRegistry;
 use crate::http::{router, AppState};
 use crate::tenants::Tenants;
 
@@ -40,22 +39,9 @@ pub fn shared_schema() -> Arc<SchemaValidator> {
         .clone()
 }
 
-/// HL7's R4 search parameters, compiled once for the process.
-pub fn shared_search_registry() -> &'static SearchRegistry {
-    static REGISTRY: OnceLock<SearchRegistry> = OnceLock::new();
-    REGISTRY.get_or_init(|| {
-        SearchRegistry::r4(shared_schema().resource_types())
-            .expect("the vendored R4 search parameters compile")
-    })
-}
-
 pub async fn app_state(config: Config) -> Result<AppState> {
     let db = Database::open(&config).await?;
-    let schema = tokio::task::spawn_blocking(|| {
-        shared_search_registry();
-        shared_schema()
-    })
-    .await?;
+    let schema = tokio::task::spawn_blocking(shared_schema).await?;
     Ok(AppState {
         config: Arc::new(config),
         tenants: Arc::new(Tenants::new(db.clone())),

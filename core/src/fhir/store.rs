@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use super::index::{self, IndexRows};
+use super::index;
 use crate::clock;
 use crate::db::{Backend, TenantTx};
 
@@ -124,20 +124,24 @@ pub async fn write_version(
 ) -> sqlx::Result<Stored> {
     let version_id = previous.map_or(1, |p| p.version_id + 1);
     let last_updated = clock::now_micros();
-    let mut rows = IndexRows::default();
+    let mut tokens = Vec::new();
     let content = resource.map(|r| {
         stamp_meta(r, id, version_id, last_updated);
-        rows = IndexRows::of(r);
+        tokens = index::tokens(r);
         r.to_string()
     });
     let deleted = i64::from(content.is_none());
+    if previous.is_some() {
+        index::remove(tx, ty, id).await?;
+    }
 
     let tenant = tx.tenant().to_string();
     match tx.backend() {
         // One round trip (a function that binds the tenant, then writes history, current row
         // and index rows in order), so a plain create needs no explicit transaction.
         Backend::Postgres => {
-            let index_json = (!rows.is_empty()).then(|| rows.to_json().to_string());
+            let tokens_json =
+                (!tokens.is_empty()).then(|| serde_json::to_string(&tokens).expect("serialisable"));
             sqlx::query("SELECT tessera_write_version($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                 .bind(&tenant)
                 .bind(ty)
@@ -148,7 +152,7 @@ pub async fn write_version(
                 .bind(deleted)
                 .bind(content.as_deref())
                 .bind(i64::from(previous.is_none()))
-                .bind(index_json)
+                .bind(tokens_json)
                 .execute(tx.conn())
                 .await?;
         }
@@ -164,7 +168,7 @@ pub async fn write_version(
                 method,
                 deleted,
                 content.as_deref(),
-                &rows,
+                &tokens,
             )
             .await?
         }
@@ -193,9 +197,9 @@ pub async fn create_many(
     for (ty, id, mut resource) in new {
         let last_updated = clock::now_micros();
         stamp_meta(&mut resource, &id, 1, last_updated);
-        let index_rows = IndexRows::of(&resource);
+        let tokens = index::tokens(&resource);
         let content = resource.to_string();
-        rows.push((index_rows, content.clone()));
+        rows.push((tokens, content.clone()));
         stored.push(Stored {
             resource_type: ty,
             id,
@@ -212,9 +216,9 @@ pub async fn create_many(
             let payload: Vec<Value> = stored
                 .iter()
                 .zip(&rows)
-                .map(|(s, (index_rows, content))| {
+                .map(|(s, (tokens, content))| {
                     json!({"resource_type": s.resource_type, "id": s.id, "last_updated": s.last_updated,
-                           "content": content, "index": index_rows.to_json()})
+                           "content": content, "tokens": tokens})
                 })
                 .collect();
             sqlx::query("SELECT tessera_create_many($1, $2)")
@@ -224,7 +228,7 @@ pub async fn create_many(
                 .await?;
         }
         Backend::Sqlite => {
-            for (s, (index_rows, content)) in stored.iter().zip(&rows) {
+            for (s, (tokens, content)) in stored.iter().zip(&rows) {
                 write_version_sqlite(
                     tx,
                     &tenant,
@@ -236,7 +240,7 @@ pub async fn create_many(
                     "POST",
                     0,
                     Some(content),
-                    index_rows,
+                    tokens,
                 )
                 .await?;
             }
@@ -258,7 +262,7 @@ async fn write_version_sqlite(
     method: &str,
     deleted: i64,
     content: Option<&str>,
-    index_rows: &IndexRows,
+    tokens: &[(String, String)],
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO resource_history (tenant_id, resource_type, id, version_id, last_updated, method, deleted, content) \
@@ -293,10 +297,15 @@ async fn write_version_sqlite(
         .bind(content)
         .execute(tx.conn())
         .await?;
-    if !is_new {
-        index::remove(tx, ty, id).await?;
+    if !tokens.is_empty() {
+        let sql = index::insert_sql(tokens.len(), 4);
+        let mut query = sqlx::query(&sql).bind(tenant).bind(ty).bind(id);
+        for (system, code) in tokens {
+            query = query.bind(system).bind(code);
+        }
+        query.execute(tx.conn()).await?;
     }
-    index::insert(tx, ty, id, index_rows).await
+    Ok(())
 }
 
 /// Server-owned metadata: the id, `meta.versionId` and `meta.lastUpdated`. The client's other
