@@ -35,6 +35,12 @@ pub struct BenchArgs {
     /// the same machine conditions); medians are reported.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// Runs of each search query per measurement (0 skips the search benchmark).
+    #[arg(long, default_value_t = 200)]
+    pub searches: usize,
+    /// The data for the second search measurement, as a multiple of the Synthea set.
+    #[arg(long, default_value_t = 10)]
+    pub search_scale: usize,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +62,9 @@ struct BackendReport {
     read_p99_ms: f64,
     ingest_per_s: f64,
     ingested: usize,
+    /// Search latencies on the Synthea data, then at `search_scale` times as much.
+    search: Vec<crate::bench_search::QueryLatency>,
+    search_scaled: Vec<crate::bench_search::QueryLatency>,
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
@@ -242,6 +251,35 @@ async fn bench_backend(
         report.failures
     );
 
+    let (search, search_scaled) = if args.searches > 0 {
+        let ingest_base = format!("http://{}/t/ingest/fhir", server.addr);
+        let subjects = crate::bench_search::subjects(&client, &ingest_base).await?;
+        // Body height: every Synthea patient has it, several times.
+        let code = "8302-2";
+        eprintln!("== {name}: search on the Synthea data");
+        let base_run =
+            crate::bench_search::measure(&client, &ingest_base, &subjects, code, args.searches)
+                .await?;
+        eprintln!(
+            "== {name}: loading {} more copies of the data",
+            args.search_scale.saturating_sub(1)
+        );
+        crate::bench_search::grow(
+            &server.state,
+            &args.synthea,
+            "ingest",
+            args.search_scale.saturating_sub(1),
+        )
+        .await?;
+        eprintln!("== {name}: search at {}x", args.search_scale);
+        let scaled =
+            crate::bench_search::measure(&client, &ingest_base, &subjects, code, args.searches)
+                .await?;
+        (base_run, scaled)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+
     let result = BackendReport {
         backend: name,
         raw_insert_1: median(&mut raw_1),
@@ -253,6 +291,8 @@ async fn bench_backend(
         read_p99_ms: pct(0.99),
         ingest_per_s: report.resources_per_second(),
         ingested: report.resources,
+        search,
+        search_scaled,
     };
     server.shutdown().await?;
     Ok(result)
@@ -356,5 +396,34 @@ fn print_report(reports: &[BackendReport], args: &BenchArgs) {
             r.ingest_per_s,
             r.ingested
         );
+    }
+    if reports.iter().all(|r| r.search.is_empty()) {
+        return;
+    }
+    println!();
+    println!(
+        "Search latency over HTTP, {} runs per query (p50 / p99 in ms; mean matches per run):",
+        args.searches
+    );
+    println!();
+    println!(
+        "| backend | query | Synthea: p50 | p99 | matches | {}x: p50 | p99 | matches |",
+        args.search_scale
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in reports {
+        for (a, b) in r.search.iter().zip(&r.search_scaled) {
+            println!(
+                "| {} | {} | {:.2} | {:.2} | {:.1} | {:.2} | {:.2} | {:.1} |",
+                r.backend,
+                a.name,
+                a.p50_ms,
+                a.p99_ms,
+                a.mean_matches,
+                b.p50_ms,
+                b.p99_ms,
+                b.mean_matches
+            );
+        }
     }
 }

@@ -42,6 +42,12 @@ pub enum Command {
     },
     /// Measure create, read and ingest speed on both backends beside the raw INSERT rate.
     Bench(crate::bench::BenchArgs),
+    /// Rebuild the search index from the stored resources (after search parameters change).
+    Reindex {
+        /// Only this tenant (default: every tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -64,6 +70,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Serve => crate::server::serve(config).await,
         Command::Migrate => {
             let db = Database::open(&config).await?;
+            crate::reindex::ensure_current(&db).await?;
             println!("migrations applied ({})", db.backend().name());
             Ok(())
         }
@@ -107,5 +114,14 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::Reindex { tenant } => {
+            let db = Database::open(&config).await?;
+            let report = crate::reindex::reindex(&db, tenant.as_deref(), true).await?;
+            println!(
+                "re-indexed {} resources of {} tenants ({} index rows) in {:.1}s",
+                report.resources, report.tenants, report.rows, report.seconds
+            );
+            Ok(())
+        }
     }
 }

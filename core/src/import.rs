@@ -126,6 +126,8 @@ pub async fn import(
     }
     bar.finish();
     report.elapsed = started.elapsed();
+    // A bulk load changes the data's shape; plan the next searches for what is there now.
+    state.db.refresh_statistics().await?;
     Ok(report)
 }
 

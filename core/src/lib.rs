@@ -2,6 +2,7 @@
 //! operator commands. See `docs/architecture.md` for the map.
 
 pub mod bench;
+pub mod bench_search;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod db;
 pub mod fhir;
 pub mod http;
 pub mod import;
+pub mod reindex;
 pub mod server;
 pub mod telemetry;
 pub mod tenants;

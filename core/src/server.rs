@@ -41,6 +41,7 @@ pub fn shared_schema() -> Arc<SchemaValidator> {
 
 pub async fn app_state(config: Config) -> Result<AppState> {
     let db = Database::open(&config).await?;
+    crate::reindex::ensure_current(&db).await?;
     let schema = tokio::task::spawn_blocking(shared_schema).await?;
     Ok(AppState {
         config: Arc::new(config),

@@ -133,7 +133,10 @@ async fn rejects_bad_input(s: &TestServer) {
         .await
         .expect(405)
         .outcome();
-    s.get(&base).await.expect(405).outcome();
+    s.request(reqwest::Method::PUT, &base, Some(&json!({})), &[])
+        .await
+        .expect(405)
+        .outcome();
 
     // Updates: id mismatch, missing id, invalid id.
     let id_mismatch = s

@@ -36,6 +36,8 @@ pub struct Database {
     backend: Backend,
     reader: AnyPool,
     writer: AnyPool,
+    /// PostgreSQL: the schema owner's URL, for maintenance the application role may not do.
+    owner_url: Option<String>,
 }
 
 /// What a tenant transaction will do. Read transactions use the reader pool.
@@ -121,6 +123,27 @@ impl Database {
 
     pub fn reader(&self) -> &AnyPool {
         &self.reader
+    }
+
+    /// Refreshes the query planner's statistics after a bulk change (an import, a reindex),
+    /// so searches are planned for the data as it now is. PostgreSQL's autovacuum does this
+    /// eventually when it is on; this does not wait for it. On PostgreSQL it needs the
+    /// owner's connection (ANALYZE is the owner's privilege), never the application role's.
+    pub async fn refresh_statistics(&self) -> Result<()> {
+        match (&self.backend, &self.owner_url) {
+            (Backend::Postgres, Some(url)) => {
+                use sqlx::{Connection, Executor};
+                let mut conn = sqlx::PgConnection::connect(url).await?;
+                conn.execute("ANALYZE resources, resource_history, search_index")
+                    .await?;
+                conn.close().await?;
+            }
+            (Backend::Postgres, None) => {}
+            (Backend::Sqlite, _) => {
+                sqlx::query("ANALYZE").execute(&self.writer).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Checks the database answers; used by `/healthz`.

@@ -49,6 +49,7 @@ pub(super) async fn open(owner_url: &str, config: &DatabaseConfig) -> Result<Dat
         backend: Backend::Postgres,
         reader: pool.clone(),
         writer: pool,
+        owner_url: Some(owner_url.to_string()),
     })
 }
 

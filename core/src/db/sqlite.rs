@@ -62,5 +62,6 @@ pub(super) async fn open(path: &Path, config: &DatabaseConfig) -> Result<Databas
         backend: Backend::Sqlite,
         reader,
         writer,
+        owner_url: None,
     })
 }

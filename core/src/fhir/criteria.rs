@@ -1,68 +1,71 @@
 //! Search criteria of conditional interactions (`If-None-Exist`, `PUT/DELETE/PATCH Type?...`,
-//! conditional references). Supports `_id` and `identifier` — with comma-separated ORs and
-//! repeated ANDs — until the full search engine (issue #3) takes over; anything else is
-//! refused with a clear error rather than matched loosely, because a loose match here would
-//! update or delete the wrong resource.
+//! conditional references). They accept every search parameter the search engine does, and
+//! are parsed strictly: an unknown or malformed parameter is refused with a 400 rather than
+//! ignored, because ignoring it here would update or delete the wrong resource.
 
 use percent_encoding::percent_decode_str;
 
 use super::outcome::{FhirError, FhirResult};
+use super::search::execute::{Scope, Searcher};
+use super::search::registry::SearchRegistry;
+use super::search::request::{self, SearchRequest};
 use crate::db::{Backend, TenantTx};
 
-#[derive(Debug, Clone, PartialEq)]
-enum Clause {
-    /// Any of these ids.
-    Id(Vec<String>),
-    /// Any of these `(system, value)` tokens; None means "any system".
-    Identifier(Vec<(Option<String>, Option<String>)>),
-}
-
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Criteria {
     resource_type: String,
-    clauses: Vec<Clause>,
+    request: SearchRequest,
+    canonical: String,
 }
 
 /// Result parameters that do not restrict which resources match.
-const IGNORED: &[&str] = &["_format", "_pretty", "_summary", "_elements", "_count"];
+const IGNORED: &[&str] = &[
+    "_format",
+    "_pretty",
+    "_summary",
+    "_elements",
+    "_count",
+    "_sort",
+    "_total",
+    "_include",
+    "_revinclude",
+];
 
 impl Criteria {
-    /// Parses `identifier=sys|val&_id=x` for `ty`.
+    /// Parses `identifier=sys|val&_id=x&...` for `ty`.
     pub fn parse(ty: &str, query: &str) -> FhirResult<Criteria> {
         let mut clauses = Vec::new();
+        let mut kept = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = decode(name)?;
-            if IGNORED.contains(&name.as_str()) {
+            let decoded_name = decode(name)?;
+            if IGNORED.contains(&decoded_name.as_str()) {
                 continue;
             }
-            let values: Vec<String> = split_unescaped(raw, ',')
+            let mut values: Vec<String> = split_unescaped(raw, ',')
                 .into_iter()
                 .map(|v| decode(&v))
                 .collect::<FhirResult<_>>()?;
             if values.iter().any(String::is_empty) {
                 return Err(FhirError::invalid(format!(
-                    "search parameter {name:?} has an empty value"
+                    "search parameter {decoded_name:?} has an empty value"
                 )));
             }
-            clauses.push(match name.as_str() {
-                "_id" => Clause::Id(values),
-                "identifier" => Clause::Identifier(values.iter().map(|v| token(v)).collect()),
-                other => {
-                    return Err(FhirError::not_supported(format!(
-                        "search parameter {other:?} is not supported in conditional requests yet; use _id or identifier"
-                    )))
-                }
-            });
+            values.sort();
+            clauses.push(format!("{decoded_name}={}", values.join(",")));
+            kept.push(pair);
         }
         if clauses.is_empty() {
             return Err(FhirError::invalid(format!(
                 "conditional request on {ty} has no search criteria; it would match every resource"
             )));
         }
+        clauses.sort();
+        let request = request::parse(&SearchRegistry::shared(), ty, &kept.join("&"), true)?;
         Ok(Criteria {
             resource_type: ty.to_string(),
-            clauses,
+            request,
+            canonical: format!("{ty}?{}", clauses.join("&")),
         })
     }
 
@@ -73,34 +76,7 @@ impl Criteria {
     /// The criteria in one canonical spelling (decoded, values and clauses sorted), so that
     /// equivalent criteria written differently compare equal.
     pub fn canonical(&self) -> String {
-        let mut clauses: Vec<String> = self
-            .clauses
-            .iter()
-            .map(|clause| {
-                let mut values: Vec<String> = match clause {
-                    Clause::Id(ids) => ids.clone(),
-                    Clause::Identifier(tokens) => tokens
-                        .iter()
-                        .map(|(s, v)| {
-                            format!(
-                                "{}|{}",
-                                s.as_deref().unwrap_or("*"),
-                                v.as_deref().unwrap_or("*")
-                            )
-                        })
-                        .collect(),
-                };
-                values.sort();
-                let name = if matches!(clause, Clause::Id(_)) {
-                    "_id"
-                } else {
-                    "identifier"
-                };
-                format!("{name}={}", values.join(","))
-            })
-            .collect();
-        clauses.sort();
-        format!("{}?{}", self.resource_type, clauses.join("&"))
+        self.canonical.clone()
     }
 
     /// Serialises conditional creates with these criteria until the transaction ends, so two
@@ -119,61 +95,19 @@ impl Criteria {
     }
 
     /// Ids of at most `limit` live resources matching every clause.
-    pub async fn matching_ids(&self, tx: &mut TenantTx, limit: i64) -> sqlx::Result<Vec<String>> {
-        let mut sql = String::from(
-            "SELECT r.id FROM resources r WHERE r.tenant_id = $1 AND r.resource_type = $2 AND r.deleted = 0",
-        );
-        let mut binds: Vec<String> = vec![tx.tenant().to_string(), self.resource_type.clone()];
-        let param = |binds: &mut Vec<String>, value: &str| {
-            binds.push(value.to_string());
-            format!("${}", binds.len())
+    pub async fn matching_ids(&self, tx: &mut TenantTx, limit: i64) -> FhirResult<Vec<String>> {
+        let registry = SearchRegistry::shared();
+        let searcher = Searcher {
+            registry: &registry,
         };
-        for clause in &self.clauses {
-            match clause {
-                Clause::Id(ids) => {
-                    let list: Vec<String> = ids.iter().map(|id| param(&mut binds, id)).collect();
-                    sql += &format!(" AND r.id IN ({})", list.join(", "));
-                }
-                Clause::Identifier(tokens) => {
-                    let alternatives: Vec<String> = tokens
-                        .iter()
-                        .map(|(system, value)| {
-                            let mut parts = Vec::new();
-                            if let Some(s) = system {
-                                parts.push(format!("t.system = {}", param(&mut binds, s)));
-                            }
-                            if let Some(v) = value {
-                                parts.push(format!("t.code = {}", param(&mut binds, v)));
-                            }
-                            format!("({})", parts.join(" AND "))
-                        })
-                        .collect();
-                    sql += &format!(
-                        " AND EXISTS (SELECT 1 FROM search_token t WHERE t.tenant_id = r.tenant_id \
-                         AND t.resource_type = r.resource_type AND t.resource_id = r.id \
-                         AND t.param = 'identifier' AND ({}))",
-                        alternatives.join(" OR ")
-                    );
-                }
-            }
-        }
-        sql += &format!(" ORDER BY r.id LIMIT {limit}");
-        let mut query = sqlx::query_scalar::<_, String>(&sql);
-        for b in binds {
-            query = query.bind(b);
-        }
-        query.fetch_all(tx.conn()).await
-    }
-}
-
-/// `system|value`, `|value` (no system), `system|` (any value) or `value` (any system).
-fn token(text: &str) -> (Option<String>, Option<String>) {
-    match text.split_once('|') {
-        None => (None, Some(text.to_string())),
-        Some((system, value)) => (
-            Some(system.to_string()),
-            (!value.is_empty()).then(|| value.to_string()),
-        ),
+        let scope = Scope {
+            resource_type: Some(self.resource_type.clone()),
+            ..Scope::default()
+        };
+        let found = searcher
+            .matching(tx, "", &scope, &self.request, limit.max(0) as usize)
+            .await?;
+        Ok(found.into_iter().map(|(_, id)| id).collect())
     }
 }
 
@@ -210,21 +144,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_tokens_and_ors() {
-        let c = Criteria::parse("Patient", "identifier=http%3A%2F%2Fsys%7C123,%7C9&_id=a").unwrap();
-        assert_eq!(
-            c.clauses,
-            vec![
-                Clause::Identifier(vec![
-                    (Some("http://sys".into()), Some("123".into())),
-                    (Some("".into()), Some("9".into()))
-                ]),
-                Clause::Id(vec!["a".into()]),
-            ]
-        );
-    }
-
-    #[test]
     fn canonical_spelling_ignores_order_and_encoding() {
         let a = Criteria::parse("Patient", "identifier=http%3A%2F%2Fs%7C1,%7C2&_id=b,a").unwrap();
         let b = Criteria::parse("Patient", "_id=a,b&identifier=|2,http://s|1").unwrap();
@@ -234,10 +153,11 @@ mod tests {
 
     #[test]
     fn refuses_unknown_and_empty() {
-        assert!(Criteria::parse("Patient", "name=smith")
+        assert!(Criteria::parse("Patient", "nonsense=smith")
             .unwrap_err()
             .message()
-            .contains("not supported"));
+            .contains("nonsense"));
+        assert!(Criteria::parse("Patient", "name=smith&birthdate=ge1970").is_ok());
         assert!(Criteria::parse("Patient", "").is_err());
         assert!(Criteria::parse("Patient", "_format=json").is_err());
         assert!(Criteria::parse("Patient", "identifier=").is_err());

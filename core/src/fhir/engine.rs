@@ -9,6 +9,8 @@ use serde_json::Value;
 use super::criteria::Criteria;
 use super::outcome::{FhirError, FhirResult, Issue};
 use super::schema::SchemaValidator;
+use super::search::registry::SearchRegistry;
+use super::search::snapshot::Snapshots;
 use super::store::{self, Stored};
 use super::validate::{check_resource, is_valid_id, IdRule};
 use crate::db::TenantTx;
@@ -51,11 +53,27 @@ pub struct Written {
 #[derive(Clone)]
 pub struct FhirEngine {
     schema: Arc<SchemaValidator>,
+    registry: Arc<SearchRegistry>,
+    snapshots: Arc<Snapshots>,
 }
 
 impl FhirEngine {
     pub fn new(schema: Arc<SchemaValidator>) -> FhirEngine {
-        FhirEngine { schema }
+        FhirEngine {
+            schema,
+            registry: SearchRegistry::shared(),
+            snapshots: Arc::new(Snapshots::default()),
+        }
+    }
+
+    /// The search parameters in force.
+    pub fn registry(&self) -> &SearchRegistry {
+        &self.registry
+    }
+
+    /// Paging snapshots of searches.
+    pub fn snapshots(&self) -> &Snapshots {
+        &self.snapshots
     }
 
     pub fn schema(&self) -> &SchemaValidator {

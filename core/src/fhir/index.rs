@@ -1,18 +1,159 @@
-//! The search index, maintained in the same transaction as every write.
-//!
-//! For now it indexes the `identifier` token of every resource type, which is what
-//! conditional create/update/delete and conditional references match on in practice.
-//! The full R4 search-parameter registry (issue #3) extends this module.
+//! The search index: rows of `search_index` (see migrations/sqlite/0002_search_index.sql for
+//! the meaning of each column), computed from a resource by the R4 search parameters and
+//! written in the same transaction as the version they describe.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
+use super::search::extract::{extract, IndexValue};
+use super::search::registry::SearchRegistry;
 use crate::db::TenantTx;
+
+/// One index row of a resource. `low`/`high` are microseconds for dates and the value for
+/// numbers and quantities; infinite bounds are clamped to ±f64::MAX so both databases store them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexRow {
+    pub param: String,
+    pub term: String,
+    pub qualifier: String,
+    pub low: f64,
+    pub high: f64,
+    pub display: Option<String>,
+}
+
+/// Parameters never written to the index: they are columns of `resources`.
+const FROM_RESOURCE_ROW: &[&str] = &["_id", "_lastUpdated"];
+
+/// The longest indexed text; longer strings are cut (at a character boundary) so one huge
+/// value cannot bloat the B-tree. Searches on the first 256 characters still match.
+const MAX_TERM: usize = 256;
+
+/// The index rows of `resource`, sorted and without duplicates (the table's key is the row).
+pub fn rows(registry: &SearchRegistry, resource: &Value) -> Vec<IndexRow> {
+    let mut rows: Vec<IndexRow> = extract(registry, resource)
+        .into_iter()
+        .filter(|e| !FROM_RESOURCE_ROW.contains(&e.param.as_str()))
+        .filter_map(|e| row(e.param, e.value))
+        .collect();
+    rows.sort_by(|a, b| {
+        (&a.param, &a.term, &a.qualifier)
+            .cmp(&(&b.param, &b.term, &b.qualifier))
+            .then(a.low.total_cmp(&b.low))
+            .then(a.high.total_cmp(&b.high))
+    });
+    rows.dedup_by(|a, b| {
+        a.param == b.param
+            && a.term == b.term
+            && a.qualifier == b.qualifier
+            && a.low == b.low
+            && a.high == b.high
+    });
+    rows
+}
+
+fn clamp(v: f64) -> f64 {
+    if v.is_nan() {
+        0.0
+    } else {
+        v.clamp(f64::MIN, f64::MAX)
+    }
+}
+
+fn cut(text: &str) -> String {
+    if text.len() <= MAX_TERM {
+        return text.to_string();
+    }
+    let mut end = MAX_TERM;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+fn row(param: String, value: IndexValue) -> Option<IndexRow> {
+    let mut row = IndexRow {
+        param,
+        term: String::new(),
+        qualifier: String::new(),
+        low: 0.0,
+        high: 0.0,
+        display: None,
+    };
+    match value {
+        IndexValue::String { normalized, exact } => {
+            row.term = cut(&normalized);
+            row.qualifier = cut(&exact);
+        }
+        IndexValue::Token { system, code, text } => {
+            row.term = cut(&code.unwrap_or_default());
+            row.qualifier = system.unwrap_or_default();
+            row.display = text.map(|t| cut(&super::search::extract::normalize(&t)));
+        }
+        IndexValue::Reference {
+            target_type,
+            target_id,
+            url,
+        } => match (target_type, target_id) {
+            (Some(ty), Some(id)) => {
+                row.term = format!("{ty}/{id}");
+                if url != row.term {
+                    row.qualifier = url;
+                }
+            }
+            _ => row.term = url,
+        },
+        IndexValue::ReferenceIdentifier { system, value } => {
+            row.param = format!("{}:identifier", row.param);
+            row.term = cut(&value);
+            row.qualifier = system.unwrap_or_default();
+        }
+        IndexValue::Date { low, high } => {
+            row.low = low as f64;
+            row.high = high as f64;
+        }
+        IndexValue::Number { value, .. } => {
+            row.low = clamp(value);
+            row.high = clamp(value);
+        }
+        IndexValue::Quantity {
+            value,
+            low,
+            high,
+            system,
+            code,
+        } => {
+            // A plain quantity's precision range is symmetric around its value and is stored
+            // as a point; a Range (value = its low end) keeps its span.
+            let symmetric = ((value - low) - (high - value)).abs() < 1e-9 && high - low <= 1.0;
+            let (l, h) = if symmetric {
+                (value, value)
+            } else {
+                (low, high)
+            };
+            row.low = clamp(l);
+            row.high = clamp(h);
+            row.term = code.unwrap_or_default();
+            row.qualifier = system.unwrap_or_default();
+        }
+        IndexValue::Uri(uri) => row.term = cut(&uri),
+    }
+    Some(row)
+}
+
+/// The rows as the JSON array the PostgreSQL functions take:
+/// `[[param, term, qualifier, low, high, display], ...]`.
+pub fn rows_json(rows: &[IndexRow]) -> Value {
+    Value::Array(
+        rows.iter()
+            .map(|r| json!([r.param, r.term, r.qualifier, r.low, r.high, r.display]))
+            .collect(),
+    )
+}
 
 /// Removes the index rows of `ty/id` (before re-indexing a new version, or on delete).
 pub async fn remove(tx: &mut TenantTx, ty: &str, id: &str) -> sqlx::Result<()> {
     let tenant = tx.tenant().to_string();
     sqlx::query(
-        "DELETE FROM search_token WHERE tenant_id = $1 AND resource_type = $2 AND resource_id = $3",
+        "DELETE FROM search_index WHERE tenant_id = $1 AND resource_type = $2 AND resource_id = $3",
     )
     .bind(tenant)
     .bind(ty)
@@ -22,71 +163,84 @@ pub async fn remove(tx: &mut TenantTx, ty: &str, id: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// The index rows of a resource, deduplicated: `(system, code)` of the `identifier` token.
-pub fn tokens(resource: &Value) -> Vec<(String, String)> {
-    let mut tokens = identifier_tokens(resource);
-    tokens.sort();
-    tokens.dedup();
-    tokens
-}
+/// Rows per INSERT statement: 8 bound values each, well under SQLite's 32,766 variables.
+const ROWS_PER_STATEMENT: usize = 500;
 
-/// An INSERT of `n` token rows for the resource bound as `$1` (tenant), `$2` (type) and `$3`
-/// (id), with each row's system and code bound from `$first` on.
-pub fn insert_sql(n: usize, first: usize) -> String {
-    let rows: Vec<String> = (0..n)
-        .map(|i| {
-            format!(
-                "($1, $2, $3, 'identifier', ${}, ${})",
-                first + 2 * i,
-                first + 2 * i + 1
-            )
-        })
-        .collect();
-    format!(
-        "INSERT INTO search_token (tenant_id, resource_type, resource_id, param, system, code) VALUES {}",
-        rows.join(", ")
-    )
-}
-
-/// `(system, value)` of each `identifier` (a list on most types, a single one on some).
-fn identifier_tokens(resource: &Value) -> Vec<(String, String)> {
-    let one = |ident: &Value| {
-        let value = ident["value"].as_str()?;
-        Some((
-            ident["system"].as_str().unwrap_or("").to_string(),
-            value.to_string(),
-        ))
-    };
-    match &resource["identifier"] {
-        Value::Array(list) => list.iter().filter_map(one).collect(),
-        Value::Object(_) => one(&resource["identifier"]).into_iter().collect(),
-        _ => Vec::new(),
+/// Inserts the rows of `ty/id` with multi-row INSERTs (both backends).
+pub async fn insert(tx: &mut TenantTx, ty: &str, id: &str, rows: &[IndexRow]) -> sqlx::Result<()> {
+    let tenant = tx.tenant().to_string();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = 4 + i * 6;
+                format!(
+                    "($1, $2, $3, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b,
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO search_index (tenant_id, resource_type, resource_id, param, term, qualifier, low, high, display) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(&tenant).bind(ty).bind(id);
+        for r in chunk {
+            query = query
+                .bind(&r.param)
+                .bind(&r.term)
+                .bind(&r.qualifier)
+                .bind(r.low)
+                .bind(r.high)
+                .bind(r.display.as_deref());
+        }
+        query.execute(tx.conn()).await?;
     }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    #[test]
-    fn insert_numbers_parameters_after_the_shared_ones() {
-        assert_eq!(
-            insert_sql(2, 9),
-            "INSERT INTO search_token (tenant_id, resource_type, resource_id, param, system, code) \
-             VALUES ($1, $2, $3, 'identifier', $9, $10), ($1, $2, $3, 'identifier', $11, $12)"
-        );
+    fn registry() -> std::sync::Arc<SearchRegistry> {
+        SearchRegistry::shared()
     }
 
     #[test]
-    fn identifiers_as_list_or_single() {
-        let list =
-            json!({"identifier": [{"system": "s", "value": "1"}, {"value": "2"}, {"system": "x"}]});
-        assert_eq!(
-            identifier_tokens(&list),
-            vec![("s".into(), "1".into()), ("".into(), "2".into())]
-        );
-        let single = json!({"identifier": {"system": "s", "value": "9"}});
-        assert_eq!(identifier_tokens(&single), vec![("s".into(), "9".into())]);
+    fn patient_rows_cover_each_parameter_type_once() {
+        let patient = json!({
+            "resourceType": "Patient", "id": "p1",
+            "identifier": [{"system": "urn:mrn", "value": "42"}, {"system": "urn:mrn", "value": "42"}],
+            "name": [{"family": "Müller", "given": ["Anna"]}],
+            "birthDate": "1970-02",
+            "generalPractitioner": [{"reference": "Practitioner/d1"}],
+            "managingOrganization": {"identifier": {"system": "urn:org", "value": "o-7"}},
+        });
+        let rows = rows(&registry(), &patient);
+        let find = |param: &str| rows.iter().filter(|r| r.param == param).collect::<Vec<_>>();
+        assert_eq!(find("identifier").len(), 1, "duplicates collapse");
+        assert_eq!(find("identifier")[0].term, "42");
+        assert_eq!(find("identifier")[0].qualifier, "urn:mrn");
+        assert!(find("family")
+            .iter()
+            .any(|r| r.term == "muller" && r.qualifier == "Müller"));
+        assert_eq!(find("general-practitioner")[0].term, "Practitioner/d1");
+        assert_eq!(find("organization:identifier")[0].term, "o-7");
+        let birth = find("birthdate")[0];
+        assert!(birth.low < birth.high, "a month is a range");
+        assert!(find("_id").is_empty(), "_id comes from the resource row");
+    }
+
+    #[test]
+    fn long_text_is_cut_at_a_character_boundary() {
+        let text = "é".repeat(300);
+        let cut = cut(&text);
+        assert!(cut.len() <= MAX_TERM);
+        assert!(text.starts_with(&cut));
     }
 }

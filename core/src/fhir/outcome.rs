@@ -25,6 +25,15 @@ impl Issue {
         }
     }
 
+    pub fn warning(code: &'static str, diagnostics: impl Into<String>) -> Issue {
+        Issue {
+            severity: "warning",
+            code,
+            diagnostics: diagnostics.into(),
+            expression: None,
+        }
+    }
+
     pub fn information(diagnostics: impl Into<String>) -> Issue {
         Issue {
             severity: "information",
@@ -164,12 +173,23 @@ impl From<sqlx::Error> for FhirError {
             // Expected under concurrency, and retried by `in_tenant_tx!`.
             tracing::debug!(error = %err, "write conflict");
             FhirError::conflict("another request changed this resource at the same time; retry")
-        } else {
-            tracing::error!(error = %err, "database error");
+        } else if matches!(
+            err,
+            sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::Tls(_)
+        ) {
+            tracing::error!(error = %err, "database unavailable");
             FhirError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Issue::error("transient", "the database is unavailable; retry later"),
             )
+        } else {
+            // A statement the database refused: a server bug, not the client's doing.
+            tracing::error!(error = %err, "database error");
+            FhirError::internal("the server failed to process this request; the error is logged")
         }
     }
 }

@@ -4,7 +4,8 @@
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use super::index;
+use super::index::{self, IndexRow};
+use super::search::registry::SearchRegistry;
 use crate::clock;
 use crate::db::{Backend, TenantTx};
 
@@ -124,24 +125,21 @@ pub async fn write_version(
 ) -> sqlx::Result<Stored> {
     let version_id = previous.map_or(1, |p| p.version_id + 1);
     let last_updated = clock::now_micros();
-    let mut tokens = Vec::new();
+    let mut rows = Vec::new();
     let content = resource.map(|r| {
         stamp_meta(r, id, version_id, last_updated);
-        tokens = index::tokens(r);
+        rows = index::rows(&SearchRegistry::shared(), r);
         r.to_string()
     });
     let deleted = i64::from(content.is_none());
-    if previous.is_some() {
-        index::remove(tx, ty, id).await?;
-    }
 
     let tenant = tx.tenant().to_string();
     match tx.backend() {
         // One round trip (a function that binds the tenant, then writes history, current row
-        // and index rows in order), so a plain create needs no explicit transaction.
+        // and index rows in order, replacing an earlier version's rows), so a plain create
+        // needs no explicit transaction.
         Backend::Postgres => {
-            let tokens_json =
-                (!tokens.is_empty()).then(|| serde_json::to_string(&tokens).expect("serialisable"));
+            let index_json = (!rows.is_empty()).then(|| index::rows_json(&rows).to_string());
             sqlx::query("SELECT tessera_write_version($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                 .bind(&tenant)
                 .bind(ty)
@@ -152,11 +150,14 @@ pub async fn write_version(
                 .bind(deleted)
                 .bind(content.as_deref())
                 .bind(i64::from(previous.is_none()))
-                .bind(tokens_json)
+                .bind(index_json)
                 .execute(tx.conn())
                 .await?;
         }
         Backend::Sqlite => {
+            if previous.is_some() {
+                index::remove(tx, ty, id).await?;
+            }
             write_version_sqlite(
                 tx,
                 &tenant,
@@ -168,7 +169,7 @@ pub async fn write_version(
                 method,
                 deleted,
                 content.as_deref(),
-                &tokens,
+                &rows,
             )
             .await?
         }
@@ -194,12 +195,13 @@ pub async fn create_many(
 ) -> sqlx::Result<Vec<Stored>> {
     let mut stored = Vec::with_capacity(new.len());
     let mut rows = Vec::with_capacity(new.len());
+    let registry = SearchRegistry::shared();
     for (ty, id, mut resource) in new {
         let last_updated = clock::now_micros();
         stamp_meta(&mut resource, &id, 1, last_updated);
-        let tokens = index::tokens(&resource);
+        let index_rows = index::rows(&registry, &resource);
         let content = resource.to_string();
-        rows.push((tokens, content.clone()));
+        rows.push((index_rows, content.clone()));
         stored.push(Stored {
             resource_type: ty,
             id,
@@ -216,9 +218,9 @@ pub async fn create_many(
             let payload: Vec<Value> = stored
                 .iter()
                 .zip(&rows)
-                .map(|(s, (tokens, content))| {
+                .map(|(s, (index_rows, content))| {
                     json!({"resource_type": s.resource_type, "id": s.id, "last_updated": s.last_updated,
-                           "content": content, "tokens": tokens})
+                           "content": content, "idx": index::rows_json(index_rows)})
                 })
                 .collect();
             sqlx::query("SELECT tessera_create_many($1, $2)")
@@ -228,7 +230,7 @@ pub async fn create_many(
                 .await?;
         }
         Backend::Sqlite => {
-            for (s, (tokens, content)) in stored.iter().zip(&rows) {
+            for (s, (index_rows, content)) in stored.iter().zip(&rows) {
                 write_version_sqlite(
                     tx,
                     &tenant,
@@ -240,7 +242,7 @@ pub async fn create_many(
                     "POST",
                     0,
                     Some(content),
-                    tokens,
+                    index_rows,
                 )
                 .await?;
             }
@@ -262,7 +264,7 @@ async fn write_version_sqlite(
     method: &str,
     deleted: i64,
     content: Option<&str>,
-    tokens: &[(String, String)],
+    rows: &[IndexRow],
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO resource_history (tenant_id, resource_type, id, version_id, last_updated, method, deleted, content) \
@@ -297,15 +299,7 @@ async fn write_version_sqlite(
         .bind(content)
         .execute(tx.conn())
         .await?;
-    if !tokens.is_empty() {
-        let sql = index::insert_sql(tokens.len(), 4);
-        let mut query = sqlx::query(&sql).bind(tenant).bind(ty).bind(id);
-        for (system, code) in tokens {
-            query = query.bind(system).bind(code);
-        }
-        query.execute(tx.conn()).await?;
-    }
-    Ok(())
+    index::insert(tx, ty, id, rows).await
 }
 
 /// Server-owned metadata: the id, `meta.versionId` and `meta.lastUpdated`. The client's other

@@ -6,26 +6,42 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::context::TenantContext;
 use super::negotiate::{prefer_return, wants_pretty, FhirJson, FhirResponse};
-use super::{fhir_history, AppState};
+use super::{fhir_history, fhir_search, AppState};
 use crate::clock;
 use crate::db::Access;
-use crate::fhir::bundle::{no_match_outcome, searchset, status_line, BundleProcessor, Return};
+use crate::fhir::bundle::{no_match_outcome, status_line, BundleProcessor, Return};
 use crate::fhir::capability::capability_statement;
-use crate::fhir::criteria::Criteria;
 use crate::fhir::engine::{parse_etag, Written};
-use crate::fhir::outcome::{operation_outcome, FhirError, FhirResult, Issue};
+use crate::fhir::outcome::{operation_outcome, FhirError, Issue};
 use crate::fhir::store::Stored;
 use crate::fhir::validate::IdRule;
 use crate::in_tenant_tx;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/t/{tenant}/fhir", axum::routing::post(bundle))
-        .route("/t/{tenant}/fhir/", axum::routing::post(bundle))
+        .route(
+            "/t/{tenant}/fhir",
+            get(fhir_search::search_system).post(bundle),
+        )
+        .route(
+            "/t/{tenant}/fhir/",
+            get(fhir_search::search_system).post(bundle),
+        )
+        .route(
+            "/t/{tenant}/fhir/_search",
+            axum::routing::post(fhir_search::search_system_post),
+        )
+        .route(
+            "/t/{tenant}/fhir/{type}/_search",
+            axum::routing::post(fhir_search::search_type_post),
+        )
+        .route(
+            "/t/{tenant}/fhir/{type}/{id}/{target}",
+            get(fhir_search::patient_compartment),
+        )
         .route("/t/{tenant}/fhir/metadata", get(metadata))
         .route(
             "/t/{tenant}/fhir/_history",
@@ -33,7 +49,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/t/{tenant}/fhir/{type}",
-            get(search)
+            get(fhir_search::search_type)
                 .post(create)
                 .put(conditional_update)
                 .patch(conditional_patch)
@@ -61,7 +77,7 @@ pub(super) struct TypePath {
 }
 
 #[derive(Deserialize)]
-pub(super) struct InstancePath {
+pub(crate) struct InstancePath {
     #[serde(rename = "type")]
     pub(super) ty: String,
     pub(super) id: String,
@@ -342,34 +358,4 @@ async fn vread(
         state.engine.vread(&mut tx, &p.ty, &p.id, &p.vid).await
     })?;
     Ok(read_response(&stored, query.as_deref()))
-}
-
-/// `GET Type?criteria` with the criteria conditional interactions use (`_id`, `identifier`);
-/// the full search engine replaces this with issue #3.
-async fn search(
-    State(state): State<AppState>,
-    ctx: TenantContext,
-    Path(p): Path<TypePath>,
-    RawQuery(query): RawQuery,
-) -> Reply {
-    state.engine.check_type(&p.ty)?;
-    let q = query.clone().unwrap_or_default();
-    let criteria = Criteria::parse(&p.ty, &q).map_err(|err| {
-        FhirError::not_supported(format!(
-            "{}; search here supports only _id and identifier until full search lands (issue #3)",
-            err.message()
-        ))
-    })?;
-    let found = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
-        let ids = criteria.matching_ids(&mut tx, 1000).await?;
-        let mut found = Vec::with_capacity(ids.len());
-        for id in &ids {
-            found.push(state.engine.read(&mut tx, &p.ty, id).await?);
-        }
-        FhirResult::Ok(found)
-    })?;
-    let mut bundle = searchset(&ctx.fhir_base, &found);
-    bundle["link"] =
-        json!([{ "relation": "self", "url": format!("{}/{}?{}", ctx.fhir_base, p.ty, q) }]);
-    Ok(FhirResponse::json(StatusCode::OK, &bundle).pretty(wants_pretty(query.as_deref())))
 }

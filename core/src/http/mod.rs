@@ -3,6 +3,7 @@
 mod context;
 mod fhir_history;
 mod fhir_routes;
+mod fhir_search;
 pub mod negotiate;
 mod ops;
 

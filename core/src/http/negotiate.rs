@@ -155,6 +155,17 @@ pub fn prefer_return(headers: &HeaderMap, default: Return) -> Return {
     default
 }
 
+/// `Prefer: handling=strict`: refuse unknown or malformed search parameters instead of
+/// ignoring them (lenient is the default).
+pub fn prefer_strict(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .any(|part| part.trim().to_ascii_lowercase().replace(' ', "") == "handling=strict")
+}
+
 /// `_pretty=true` asks for indented JSON.
 pub fn wants_pretty(query: Option<&str>) -> bool {
     query.is_some_and(|q| {

@@ -125,6 +125,15 @@ impl TestServer {
         }
     }
 
+    /// PostgreSQL: refreshes the planner's statistics (as the owner), as autovacuum would
+    /// after a bulk load. Nothing to do on SQLite.
+    pub async fn analyze(&self) {
+        if let (Backend::Postgres, Some(url)) = (self.backend, &self.config.database.url) {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            conn.execute("ANALYZE").await.unwrap();
+        }
+    }
+
     pub fn state(&self) -> &tessera_core::http::AppState {
         &self.server.as_ref().unwrap().state
     }

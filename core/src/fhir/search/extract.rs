@@ -53,6 +53,11 @@ pub enum IndexValue {
         code: Option<String>,
     },
     Uri(String),
+    /// `Reference.identifier`, for the `:identifier` modifier.
+    ReferenceIdentifier {
+        system: Option<String>,
+        value: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -98,7 +103,10 @@ fn values_of(kind: ParamType, item: &Item) -> Vec<IndexValue> {
     match kind {
         ParamType::String => strings(v).into_iter().map(string_value).collect(),
         ParamType::Token => tokens(v, ty),
-        ParamType::Reference => reference(v).into_iter().collect(),
+        ParamType::Reference => reference(v)
+            .into_iter()
+            .chain(reference_identifier(v))
+            .collect(),
         ParamType::Date => date(v).into_iter().collect(),
         ParamType::Number => v
             .as_number()
@@ -244,6 +252,17 @@ fn reference(v: &Value) -> Option<IndexValue> {
     })
 }
 
+fn reference_identifier(v: &Value) -> Option<IndexValue> {
+    let identifier = v.get("identifier")?;
+    Some(IndexValue::ReferenceIdentifier {
+        system: identifier
+            .get("system")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        value: identifier.get("value")?.as_str()?.to_string(),
+    })
+}
+
 fn date(v: &Value) -> Option<IndexValue> {
     let (low, high) = match v {
         Value::String(s) => date_range(s)?,
@@ -329,7 +348,7 @@ pub fn date_range(text: &str) -> Option<(i64, i64)> {
 }
 
 /// A number and the range its written precision implies.
-fn number_range(n: &serde_json::Number) -> Option<(f64, f64, f64)> {
+pub fn number_range(n: &serde_json::Number) -> Option<(f64, f64, f64)> {
     let value = n.as_f64()?;
     let text = n.to_string();
     let decimals = match text.split_once('.') {

@@ -163,6 +163,41 @@ impl SearchRegistry {
         Ok(())
     }
 
+    /// HL7's R4 parameters for every resource type, built once per process.
+    pub fn shared() -> Arc<SearchRegistry> {
+        static SHARED: std::sync::OnceLock<Arc<SearchRegistry>> = std::sync::OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                let schema = crate::server::shared_schema();
+                Arc::new(
+                    SearchRegistry::r4(schema.resource_types())
+                        .expect("every vendored R4 search expression parses"),
+                )
+            })
+            .clone()
+    }
+
+    /// A digest of every parameter's code, type and expression: when it changes, what is in
+    /// the index no longer matches what queries expect, and the index is rebuilt.
+    pub fn fingerprint(&self) -> String {
+        // FNV-1a: stable across Rust releases, unlike `DefaultHasher`.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut feed = |text: &str| {
+            for byte in text.bytes().chain([0]) {
+                hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        for (ty, params) in self.by_type.iter().collect::<BTreeMap<_, _>>() {
+            feed(ty);
+            for (code, param) in params {
+                feed(code);
+                feed(&format!("{:?}", param.kind()));
+                feed(param.definition.expression.as_deref().unwrap_or(""));
+            }
+        }
+        format!("r4-{hash:016x}")
+    }
+
     pub fn get(&self, resource_type: &str, code: &str) -> Option<&SearchParam> {
         self.by_type.get(resource_type)?.get(code)
     }
