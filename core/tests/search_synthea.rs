@@ -476,10 +476,11 @@ async fn searches_match_independent_expectations(s: &TestServer) {
             mine(r)
                 && unit(r) == unit(&sample)
                 && quantity(r).is_some_and(|x| {
-                    // eq: within the precision the value is written with
+                    // eq: within the precision the value is written with, [v - ½, v + ½)
                     let text = v.to_string();
                     let decimals = text.split_once('.').map_or(0, |(_, f)| f.len()) as i32;
-                    (x - v).abs() <= 0.5 * 10f64.powi(-decimals) + 1e-12
+                    let half = 0.5 * 10f64.powi(-decimals);
+                    x >= v - half && x < v + half
                 })
         }),
     )

@@ -645,10 +645,26 @@ fn number_condition(
         .map_err(|_| FhirError::invalid(format!("{text:?} is not a number")))?;
     let (value, low, high) = number_range(&number)
         .ok_or_else(|| FhirError::invalid(format!("{text:?} is not a number")))?;
-    let (ql, qh) = match prefix.unwrap_or(Prefix::Eq) {
-        Prefix::Eq | Prefix::Ne => (low, high),
-        _ => (value, value),
-    };
+    let (low_col, high_col) = (format!("{a}.low"), format!("{a}.high"));
+    // Equality is the half-open precision range [low, high): `100` does not match 100.5.
+    match prefix.unwrap_or(Prefix::Eq) {
+        Prefix::Eq => {
+            return Ok(format!(
+                "({low_col} >= {} AND {high_col} < {})",
+                q.real(low),
+                q.real(high)
+            ))
+        }
+        Prefix::Ne => {
+            return Ok(format!(
+                "NOT ({low_col} >= {} AND {high_col} < {})",
+                q.real(low),
+                q.real(high)
+            ))
+        }
+        _ => {}
+    }
+    let (ql, qh) = (value, value);
     Ok(range_condition(
         q,
         &format!("{a}.low"),
