@@ -429,6 +429,75 @@ async fn reindex_rebuilds_a_lost_index(s: &TestServer) {
     assert_eq!(found(s, &base, "Patient?family=quill").await, v(&["p1"]));
 }
 
+async fn everything_since_and_type(s: &TestServer) {
+    s.tenant("acme").await;
+    let base = s.fhir("acme");
+    put(s, &base, json!({"resourceType": "Patient", "id": "p1"})).await;
+    put(s, &base, json!({"resourceType": "Patient", "id": "p2"})).await;
+    let obs = |id: &str, patient: &str| {
+        json!({"resourceType": "Observation", "id": id, "status": "final",
+               "code": {"text": "x"}, "subject": {"reference": format!("Patient/{patient}")}})
+    };
+    put(s, &base, obs("o1", "p1")).await;
+    put(s, &base, obs("o2", "p2")).await;
+    put(
+        s,
+        &base,
+        json!({"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"}}),
+    )
+    .await;
+    let everything = s
+        .get(&format!("{base}/Patient/p1/$everything"))
+        .await
+        .expect(200);
+    assert_eq!(ids(&everything.body), v(&["c1", "o1", "p1"]));
+    // _since: only what changed at or after the instant.
+    let mark = s
+        .get(&format!("{base}/Observation/o1"))
+        .await
+        .expect(200)
+        .body["meta"]["lastUpdated"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    put(s, &base, obs("o3", "p1")).await;
+    let since = s
+        .get(&format!(
+            "{base}/Patient/p1/$everything?_since={}",
+            mark.replace('+', "%2B")
+        ))
+        .await
+        .expect(200);
+    assert_eq!(ids(&since.body), v(&["c1", "o1", "o3"]));
+    let typed = s
+        .get(&format!(
+            "{base}/Patient/p1/$everything?_type=Observation&_count=1"
+        ))
+        .await
+        .expect(200);
+    assert_eq!(typed.body["total"], 2);
+    assert_eq!(ids(&typed.body).len(), 1);
+    assert!(typed.body["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["relation"] == "next"));
+    // Unknown patients and parameters are refused clearly.
+    s.get(&format!("{base}/Patient/nobody/$everything"))
+        .await
+        .expect(404)
+        .outcome();
+    s.get(&format!("{base}/Patient/p1/$everything?_since=soon"))
+        .await
+        .expect(400)
+        .outcome();
+    s.get(&format!("{base}/Patient/p1/Medication"))
+        .await
+        .expect(404)
+        .outcome();
+}
+
 both_backends!(types_and_modifiers, parameter_types_and_modifiers);
+both_backends!(everything, everything_since_and_type);
 both_backends!(handling_and_paging, handling_paging_and_shaping);
 both_backends!(reindex, reindex_rebuilds_a_lost_index);

@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use super::schema::SchemaValidator;
+use super::search::registry::{ParamType, SearchRegistry};
 
 /// Type-level and instance-level interactions every resource type supports.
 pub const TYPE_INTERACTIONS: &[&str] = &[
@@ -16,17 +17,43 @@ pub const TYPE_INTERACTIONS: &[&str] = &[
     "history-instance",
     "history-type",
     "create",
+    "search-type",
 ];
 /// System-level interactions.
-pub const SYSTEM_INTERACTIONS: &[&str] = &["transaction", "batch", "history-system"];
-/// Search parameters usable in conditional interactions (full search arrives with issue #3).
-pub const CONDITIONAL_PARAMS: &[(&str, &str)] = &[("_id", "token"), ("identifier", "token")];
+pub const SYSTEM_INTERACTIONS: &[&str] =
+    &["transaction", "batch", "history-system", "search-system"];
+
+/// The search parameters of `ty` this server evaluates (composite and special ones are not).
+fn search_params(registry: &SearchRegistry, ty: &str) -> Vec<Value> {
+    registry
+        .for_type(ty)
+        .filter(|p| p.expression.is_some())
+        .filter(|p| !matches!(p.kind(), ParamType::Composite | ParamType::Special))
+        .map(|p| {
+            json!({
+                "name": p.code(),
+                "definition": p.definition.url,
+                "type": format!("{:?}", p.kind()).to_lowercase(),
+            })
+        })
+        .collect()
+}
+
+/// `_include`/`_revinclude` values: every reference parameter of the type.
+fn includes(registry: &SearchRegistry, ty: &str) -> Vec<String> {
+    registry
+        .for_type(ty)
+        .filter(|p| p.kind() == ParamType::Reference && p.expression.is_some())
+        .map(|p| format!("{ty}:{}", p.code()))
+        .collect()
+}
 
 pub fn capability_statement(schema: &SchemaValidator, base: &str, version: &str) -> Value {
+    let registry = SearchRegistry::shared();
     let resources: Vec<Value> = schema
         .resource_types()
         .map(|ty| {
-            json!({
+            let mut resource = json!({
                 "type": ty,
                 "profile": format!("http://hl7.org/fhir/StructureDefinition/{ty}"),
                 "interaction": TYPE_INTERACTIONS.iter().map(|c| json!({"code": c})).collect::<Vec<_>>(),
@@ -38,13 +65,29 @@ pub fn capability_statement(schema: &SchemaValidator, base: &str, version: &str)
                 "conditionalUpdate": true,
                 "conditionalDelete": "single",
                 "referencePolicy": ["literal", "logical"],
-                "searchParam": CONDITIONAL_PARAMS.iter().map(|(name, kind)| json!({
-                    "name": name,
-                    "definition": format!("http://hl7.org/fhir/SearchParameter/{}", if *name == "_id" { "Resource-id" } else { "identifier" }),
-                    "type": kind,
-                    "documentation": "Usable in conditional create, update, delete and conditional references.",
-                })).collect::<Vec<_>>(),
-            })
+                "searchInclude": includes(&registry, ty),
+                "searchParam": search_params(&registry, ty),
+            });
+            if ty == "Patient" {
+                resource["operation"] = json!([{
+                    "name": "everything",
+                    "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"
+                }]);
+            }
+            let revincludes: Vec<String> = schema
+                .resource_types()
+                .flat_map(|source| includes(&registry, source))
+                .filter(|inc| {
+                    let (source, code) = inc.split_once(':').expect("Type:param");
+                    registry
+                        .get(source, code)
+                        .is_some_and(|p| p.definition.target.iter().any(|t| t == ty))
+                })
+                .collect();
+            if !revincludes.is_empty() {
+                resource["searchRevInclude"] = json!(revincludes);
+            }
+            resource
         })
         .collect();
     json!({
@@ -76,6 +119,24 @@ mod tests {
         let schema = SchemaValidator::load();
         let cs = capability_statement(&schema, "http://x/t/a/fhir", "0.1.0");
         assert_eq!(cs["rest"][0]["resource"].as_array().unwrap().len(), 146);
+        let patient = cs["rest"][0]["resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["type"] == "Patient")
+            .unwrap();
+        let params: Vec<&str> = patient["searchParam"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert!(params.contains(&"birthdate") && params.contains(&"_lastUpdated"));
+        assert!(patient["searchRevInclude"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "Observation:subject"));
         schema
             .validate(&cs)
             .expect("our CapabilityStatement is valid R4");
