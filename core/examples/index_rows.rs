@@ -36,6 +36,23 @@ fn main() {
         resources.len(),
         elapsed.as_secs_f64() * 1e6 / resources.len() as f64
     );
+    let mut by_param = std::collections::HashMap::<String, usize>::new();
+    for r in &resources {
+        for row in index::rows(&registry, r) {
+            *by_param
+                .entry(format!(
+                    "{}.{}",
+                    r["resourceType"].as_str().unwrap(),
+                    row.param
+                ))
+                .or_default() += 1;
+        }
+    }
+    let mut top: Vec<_> = by_param.into_iter().collect();
+    top.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    for (param, n) in top.iter().take(25) {
+        println!("{param}: {n} rows");
+    }
     for (ty, (n, d)) in by_type {
         println!(
             "{ty}: {n} resources, {:.1} µs each",

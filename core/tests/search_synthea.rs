@@ -370,7 +370,8 @@ async fn searches_match_independent_expectations(s: &TestServer) {
     let effective = |r: &Value| r["effectiveDateTime"].as_str().map(instant);
     let day = utc("2015-06-01");
     let next_day = utc("2015-06-02");
-    let cases: Vec<(&str, Box<dyn Fn(OffsetDateTime) -> bool>)> = vec![
+    type Expect = Box<dyn Fn(OffsetDateTime) -> bool>;
+    let cases: Vec<(&str, Expect)> = vec![
         ("ge", Box::new(move |t| t >= day)),
         ("gt", Box::new(move |t| t >= next_day)),
         ("lt", Box::new(move |t| t < day)),

@@ -133,7 +133,8 @@ impl Database {
         &self.reader
     }
 
-    /// Refreshes the query planner's statistics after a bulk change (an import, a reindex),
+    /// Refreshes the query planner's statistics (and, on PostgreSQL, the visibility map)
+    /// after a bulk change (an import, a reindex),
     /// so searches are planned for the data as it now is. PostgreSQL's autovacuum does this
     /// eventually when it is on; this does not wait for it. On PostgreSQL it needs the
     /// owner's connection (ANALYZE is the owner's privilege), never the application role's.
@@ -142,7 +143,9 @@ impl Database {
             (Backend::Postgres, Some(url)) => {
                 use sqlx::{Connection, Executor};
                 let mut conn = sqlx::PgConnection::connect(url).await?;
-                conn.execute("ANALYZE resources, resource_history, search_index")
+                // VACUUM also marks pages all-visible, which lets searches use index-only
+                // scans on freshly loaded data.
+                conn.execute("VACUUM (ANALYZE) resources, resource_history, search_index")
                     .await?;
                 conn.close().await?;
             }

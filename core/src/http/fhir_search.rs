@@ -215,71 +215,69 @@ fn respond(bundle: &Value, query: &str) -> FhirResponse {
 
 /// A search across types: only parameters common to every type (and `_type`) apply.
 async fn system(state: &AppState, ctx: &TenantContext, headers: &HeaderMap, query: &str) -> Reply {
-    {
-        let strict = prefer_strict(&headers);
-        let registry = state.engine.registry();
-        let mut types = Vec::new();
-        let mut rest = Vec::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            match pair.split_once('=') {
-                Some(("_type", list)) => {
-                    let list = percent_encoding::percent_decode_str(list)
-                        .decode_utf8_lossy()
-                        .to_string();
-                    for ty in list.split(',').filter(|t| !t.is_empty()) {
-                        state.engine.check_type(ty)?;
-                        types.push(ty.to_string());
-                    }
+    let strict = prefer_strict(headers);
+    let registry = state.engine.registry();
+    let mut types = Vec::new();
+    let mut rest = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("_type", list)) => {
+                let list = percent_encoding::percent_decode_str(list)
+                    .decode_utf8_lossy()
+                    .to_string();
+                for ty in list.split(',').filter(|t| !t.is_empty()) {
+                    state.engine.check_type(ty)?;
+                    types.push(ty.to_string());
                 }
-                _ => rest.push(pair),
             }
+            _ => rest.push(pair),
         }
-        // Parse as for any type (Patient has every common parameter), then refuse the
-        // parameters that are not common to all types.
-        let mut request = request::parse(registry, "Patient", &rest.join("&"), strict)?;
-        let mut kept = Vec::new();
-        for filter in std::mem::take(&mut request.filters) {
-            let code = filter_code(&filter);
-            let common = registry.get("Patient", &code).is_some_and(|p| {
-                p.definition
-                    .base
-                    .iter()
-                    .any(|b| b == "Resource" || b == "DomainResource")
-            });
-            if common {
-                kept.push(filter);
-            } else {
-                let issue = Issue::error(
-                    "not-supported",
-                    format!("{code:?} is not a parameter of every type; search a type, or use _id, _lastUpdated, _tag, _profile, _security, _source"),
-                )
-                .at(code.clone());
-                if strict {
-                    return Err(FhirError::new(StatusCode::BAD_REQUEST, issue));
-                }
-                request.ignored.push(Issue {
-                    severity: "warning",
-                    ..issue
-                });
-            }
-        }
-        request.filters = kept;
-        for sort in &request.sort {
-            if !matches!(sort.code.as_str(), "_id" | "_lastUpdated") {
-                return Err(FhirError::invalid(format!(
-                    "a search across types sorts by _id or _lastUpdated, not {:?}",
-                    sort.code
-                )));
-            }
-        }
-        let scope = Scope {
-            resource_type: None,
-            types,
-            patient: None,
-        };
-        let self_url = format!("{}?{query}", ctx.fhir_base);
-        first_page(state, ctx, &scope, &request, self_url, query).await
     }
+    // Parse as for any type (Patient has every common parameter), then refuse the
+    // parameters that are not common to all types.
+    let mut request = request::parse(registry, "Patient", &rest.join("&"), strict)?;
+    let mut kept = Vec::new();
+    for filter in std::mem::take(&mut request.filters) {
+        let code = filter_code(&filter);
+        let common = registry.get("Patient", &code).is_some_and(|p| {
+            p.definition
+                .base
+                .iter()
+                .any(|b| b == "Resource" || b == "DomainResource")
+        });
+        if common {
+            kept.push(filter);
+        } else {
+            let issue = Issue::error(
+                "not-supported",
+                format!("{code:?} is not a parameter of every type; search a type, or use _id, _lastUpdated, _tag, _profile, _security, _source"),
+            )
+            .at(code.clone());
+            if strict {
+                return Err(FhirError::new(StatusCode::BAD_REQUEST, issue));
+            }
+            request.ignored.push(Issue {
+                severity: "warning",
+                ..issue
+            });
+        }
+    }
+    request.filters = kept;
+    for sort in &request.sort {
+        if !matches!(sort.code.as_str(), "_id" | "_lastUpdated") {
+            return Err(FhirError::invalid(format!(
+                "a search across types sorts by _id or _lastUpdated, not {:?}",
+                sort.code
+            )));
+        }
+    }
+    let scope = Scope {
+        resource_type: None,
+        types,
+        patient: None,
+    };
+    let self_url = format!("{}?{query}", ctx.fhir_base);
+    first_page(state, ctx, &scope, &request, self_url, query).await
 }
 
 fn filter_code(filter: &crate::fhir::search::request::Filter) -> String {

@@ -58,6 +58,10 @@ impl Snapshots {
         match db.backend() {
             Backend::Postgres => {
                 let mut tx = db.tenant_tx(tenant, Access::Write).await?;
+                // Snapshots are disposable: their commit need not wait for a disk flush.
+                sqlx::query("SET LOCAL synchronous_commit = off")
+                    .execute(tx.conn())
+                    .await?;
                 sqlx::query("DELETE FROM search_snapshot WHERE tenant_id = $1 AND created < $2")
                     .bind(tenant)
                     .bind(now - LIFETIME_MICROS)

@@ -346,10 +346,14 @@ pub fn set(ctx: &Context, q: &mut Sql, ty: &str, filter: &Filter) -> FhirResult<
             let sources = set(ctx, q, source_type, inner)?;
             let source = q.text(source_type);
             let skip = q.int(ty.len() as i64 + 2);
+            // From the referring resources that match to what they point at, through the
+            // owner key. CROSS JOIN keeps that order on SQLite (its planner otherwise may
+            // walk every reference of the type first); PostgreSQL plans it by cost.
             Ok(format!(
-                "SELECT substr({a}.term, CAST({skip} AS INTEGER)) AS rid FROM search_index {a} WHERE {a}.tenant_id = $1 \
-                 AND {a}.resource_type = {source} AND {a}.param = {p} AND {a}.term >= {low} AND {a}.term < {high} \
-                 AND {a}.resource_id IN (SELECT s.rid FROM ({sources}) s)"
+                "SELECT substr({a}.term, CAST({skip} AS INTEGER)) AS rid FROM ({sources}) s \
+                 CROSS JOIN search_index {a} WHERE {a}.tenant_id = $1 AND {a}.resource_type = {source} \
+                 AND {a}.resource_id = s.rid AND {a}.param = {p} \
+                 AND {a}.term >= {low} AND {a}.term < {high}"
             ))
         }
         // A negative filter as a set: every live resource of the type that passes it.
