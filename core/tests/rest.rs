@@ -445,7 +445,10 @@ async fn prefer_and_formats(s: &TestServer) {
         .iter()
         .map(|i| i["code"].as_str().unwrap())
         .collect();
-    assert_eq!(codes, vec!["transaction", "batch", "history-system"]);
+    assert_eq!(
+        codes,
+        vec!["transaction", "batch", "history-system", "search-system"]
+    );
 }
 both_backends!(prefer_formats_metadata, prefer_and_formats);
 

@@ -65,9 +65,13 @@ pub fn capability_statement(schema: &SchemaValidator, base: &str, version: &str)
                 "conditionalUpdate": true,
                 "conditionalDelete": "single",
                 "referencePolicy": ["literal", "logical"],
-                "searchInclude": includes(&registry, ty),
                 "searchParam": search_params(&registry, ty),
             });
+            // FHIR JSON forbids empty arrays.
+            let included = includes(&registry, ty);
+            if !included.is_empty() {
+                resource["searchInclude"] = json!(included);
+            }
             if ty == "Patient" {
                 resource["operation"] = json!([{
                     "name": "everything",
