@@ -113,6 +113,43 @@ async fn parameter_types_and_modifiers(s: &TestServer) {
         v(&["r1", "r2"])
     );
 
+    // composite token + token: an observation's code with its coded value
+    for (id, value) in [("ob1", "pos"), ("ob2", "neg")] {
+        put(
+            s,
+            &base,
+            json!({"resourceType": "Observation", "id": id, "status": "final",
+                   "code": {"coding": [{"system": "http://loinc.org", "code": "94500-6"}]},
+                   "valueCodeableConcept": {"coding": [{"system": "urn:result", "code": value}]}}),
+        )
+        .await;
+    }
+    assert_eq!(
+        found(
+            s,
+            &base,
+            "Observation?code-value-concept=http://loinc.org|94500-6$urn:result|pos"
+        )
+        .await,
+        v(&["ob1"])
+    );
+    assert_eq!(
+        found(s, &base, "Observation?code-value-concept=94500-6$neg").await,
+        v(&["ob2"])
+    );
+    assert_eq!(
+        found(
+            s,
+            &base,
+            "Observation?code-value-concept=94500-6$pos,94500-6$neg"
+        )
+        .await,
+        v(&["ob1", "ob2"])
+    );
+    assert!(found(s, &base, "Observation?code-value-concept=other$pos")
+        .await
+        .is_empty());
+
     // uri with :below and :above
     for (id, url) in [
         ("v1", "http://example.org/fhir/ValueSet/a"),

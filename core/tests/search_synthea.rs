@@ -487,6 +487,35 @@ async fn searches_match_independent_expectations(s: &TestServer) {
     )
     .await;
 
+    // --- composite: a component's code with its value, and a code with the value
+    let systolic_over = |r: &Value, limit: f64| {
+        r["component"].as_array().into_iter().flatten().any(|c| {
+            codings(&c["code"]).contains(&(loinc, "8480-6"))
+                && c["valueQuantity"]["value"]
+                    .as_f64()
+                    .is_some_and(|v| v > limit)
+        })
+    };
+    let high_bp = d.ids("Observation", |r| systolic_over(r, 140.0));
+    assert!(!high_bp.is_empty());
+    check(
+        s,
+        "Observation?component-code-value-quantity=http://loinc.org|8480-6$gt140&_count=1000",
+        high_bp,
+    )
+    .await;
+    check(
+        s,
+        &format!("Observation?patient={patient}&code-value-quantity={loinc}|8302-2$ge150||cm"),
+        d.ids("Observation", |r| {
+            mine(r)
+                && has_code(r, Some(loinc), Some("8302-2"))
+                && unit(r) == "cm"
+                && quantity(r).is_some_and(|v| v >= 150.0)
+        }),
+    )
+    .await;
+
     // --- :missing
     check(
         s,

@@ -28,7 +28,11 @@ fn search_params(registry: &SearchRegistry, ty: &str) -> Vec<Value> {
     registry
         .for_type(ty)
         .filter(|p| p.expression.is_some())
-        .filter(|p| !matches!(p.kind(), ParamType::Composite | ParamType::Special))
+        .filter(|p| match p.kind() {
+            ParamType::Special => false,
+            ParamType::Composite => registry.composite_kinds(p).is_some(),
+            _ => true,
+        })
         .map(|p| {
             json!({
                 "name": p.code(),

@@ -69,6 +69,10 @@ fn cut(text: &str) -> String {
     text[..end].to_string()
 }
 
+fn row_of_value(param: &str, value: IndexValue) -> Option<IndexRow> {
+    row(param.to_string(), value)
+}
+
 fn row(param: String, value: IndexValue) -> Option<IndexRow> {
     let mut row = IndexRow {
         param,
@@ -135,6 +139,33 @@ fn row(param: String, value: IndexValue) -> Option<IndexRow> {
             row.qualifier = system.unwrap_or_default();
         }
         IndexValue::Uri(uri) => row.term = cut(&uri),
+        // The token in term/qualifier; the second value where its own type keeps it:
+        // ranges in low/high, a quantity's unit or a token as `system|code` (or `code`) in
+        // display, a string normalised in display.
+        IndexValue::Composite {
+            system,
+            code,
+            second,
+        } => {
+            let inner = row_of_value(&row.param, (*second).clone())?;
+            row.term = cut(&code.unwrap_or_default());
+            row.qualifier = system.unwrap_or_default();
+            row.low = inner.low;
+            row.high = inner.high;
+            let coded = |system: &str, code: &str| match system {
+                "" => code.to_string(),
+                s => format!("{s}|{code}"),
+            };
+            row.display = match *second {
+                IndexValue::String { .. } | IndexValue::Reference { .. } | IndexValue::Uri(_) => {
+                    Some(inner.term)
+                }
+                IndexValue::Token { .. } | IndexValue::Quantity { .. } => {
+                    Some(coded(&inner.qualifier, &inner.term))
+                }
+                _ => None,
+            };
+        }
     }
     Some(row)
 }

@@ -58,6 +58,13 @@ pub enum IndexValue {
         system: Option<String>,
         value: String,
     },
+    /// A composite of a token and a second value taken from the same element (an
+    /// Observation's code and its value, or one component's code and value).
+    Composite {
+        system: Option<String>,
+        code: Option<String>,
+        second: Box<IndexValue>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +80,12 @@ pub fn extract(registry: &SearchRegistry, resource: &Value) -> Vec<IndexEntry> {
     };
     let mut entries = Vec::new();
     for param in registry.for_type(ty) {
-        for value in param_values(param, resource) {
+        let values = if param.kind() == ParamType::Composite {
+            composite_values(registry, param, resource)
+        } else {
+            param_values(param, resource)
+        };
+        for value in values {
             entries.push(IndexEntry {
                 param: param.code().to_string(),
                 value,
@@ -83,7 +95,50 @@ pub fn extract(registry: &SearchRegistry, resource: &Value) -> Vec<IndexEntry> {
     entries
 }
 
-/// The index values of one parameter. Composite parameters are not indexed yet.
+/// The values of a token-plus-value composite: for each element the base expression finds,
+/// every pair of its first component's tokens and its second component's values.
+pub fn composite_values(
+    registry: &SearchRegistry,
+    param: &SearchParam,
+    resource: &Value,
+) -> Vec<IndexValue> {
+    let (Some(expression), Some((_, second_kind))) =
+        (&param.expression, registry.composite_kinds(param))
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for base in expression.evaluate(resource) {
+        let at = |i: usize| {
+            param.components[i]
+                .expression
+                .evaluate_at(base.value, resource)
+        };
+        let seconds: Vec<IndexValue> = at(1)
+            .iter()
+            .flat_map(|item| values_of(second_kind, item))
+            .collect();
+        for first in at(0)
+            .iter()
+            .flat_map(|item| values_of(ParamType::Token, item))
+        {
+            let IndexValue::Token { system, code, .. } = first else {
+                continue;
+            };
+            for second in &seconds {
+                out.push(IndexValue::Composite {
+                    system: system.clone(),
+                    code: code.clone(),
+                    second: Box::new(second.clone()),
+                });
+            }
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// The index values of one (non-composite) parameter.
 pub fn param_values(param: &SearchParam, resource: &Value) -> Vec<IndexValue> {
     let Some(expression) = &param.expression else {
         return Vec::new();

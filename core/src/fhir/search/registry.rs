@@ -89,6 +89,8 @@ pub enum RegistryError {
 #[derive(Debug, Default)]
 pub struct SearchRegistry {
     by_type: HashMap<String, BTreeMap<String, SearchParam>>,
+    /// The type of each definition by canonical URL (composite components name theirs).
+    kind_by_url: HashMap<String, ParamType>,
 }
 
 impl SearchRegistry {
@@ -113,6 +115,8 @@ impl SearchRegistry {
         definition: Arc<Definition>,
         types: &[&str],
     ) -> Result<(), RegistryError> {
+        self.kind_by_url
+            .insert(definition.url.clone(), definition.kind);
         let invalid = |message: String| RegistryError::Invalid {
             url: definition.url.clone(),
             message,
@@ -200,6 +204,27 @@ impl SearchRegistry {
 
     pub fn get(&self, resource_type: &str, code: &str) -> Option<&SearchParam> {
         self.by_type.get(resource_type)?.get(code)
+    }
+
+    /// The type of the parameter defined at `url`.
+    pub fn kind_of(&self, url: &str) -> Option<ParamType> {
+        self.kind_by_url.get(url).copied()
+    }
+
+    /// The types of a composite's components, when it is one this server indexes: two
+    /// components, the first a token (every R4 composite that pairs a code with a value).
+    pub fn composite_kinds(&self, param: &SearchParam) -> Option<(ParamType, ParamType)> {
+        match param.components.as_slice() {
+            [a, b] => match (self.kind_of(&a.definition)?, self.kind_of(&b.definition)?) {
+                (ParamType::Token, second)
+                    if !matches!(second, ParamType::Composite | ParamType::Special) =>
+                {
+                    Some((ParamType::Token, second))
+                }
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// Every parameter of a type, by code.

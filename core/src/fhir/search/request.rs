@@ -423,6 +423,16 @@ fn parse_filter(
             .at(name.to_string()),
         ));
     }
+    if kind == ParamType::Composite && registry.composite_kinds(param).is_none() {
+        return Err(FhirError::new(
+            StatusCode::BAD_REQUEST,
+            Issue::error(
+                "not-supported",
+                format!("composite search parameter {code:?} is not supported"),
+            )
+            .at(name.to_string()),
+        ));
+    }
     let modifier = modifier_text
         .map(|m| parse_modifier(name, kind, m, &param.definition.target))
         .transpose()?;
@@ -500,6 +510,9 @@ fn parse_value(
     let ok = match kind {
         ParamType::Date => date_range(rest).is_some(),
         ParamType::Number => rest.parse::<f64>().is_ok(),
+        ParamType::Composite => rest
+            .split_once('$')
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty()),
         ParamType::Quantity => {
             rest.split('|')
                 .next()
@@ -520,7 +533,7 @@ fn parse_value(
     })
 }
 
-fn split_prefix(text: &str) -> (Option<Prefix>, &str) {
+pub(crate) fn split_prefix(text: &str) -> (Option<Prefix>, &str) {
     let prefix = match text.get(..2) {
         Some("eq") => Prefix::Eq,
         Some("ne") => Prefix::Ne,

@@ -536,7 +536,74 @@ fn value_condition(
             }
             format!("({c})")
         }
-        ParamType::Composite | ParamType::Special => {
+        ParamType::Composite => {
+            let second = ty
+                .and_then(|t| ctx.registry.get(t, code))
+                .and_then(|p| ctx.registry.composite_kinds(p))
+                .map(|(_, second)| second)
+                .ok_or_else(|| {
+                    FhirError::invalid(format!("search parameter {code:?} is not supported"))
+                })?;
+            let (first, rest) = text.split_once('$').ok_or_else(|| {
+                FhirError::invalid(format!("{code}={text}: a composite value is a$b"))
+            })?;
+            let token = token_condition(q, a, first);
+            // Prefixes only exist on ordered values (`neg` is a code, not `ne` + `g`).
+            let (prefix, rest) = match second {
+                ParamType::Quantity | ParamType::Number | ParamType::Date => {
+                    super::request::split_prefix(rest)
+                }
+                _ => (None, rest),
+            };
+            let value = match second {
+                ParamType::Quantity => {
+                    let mut parts = rest.splitn(3, '|');
+                    let number = parts.next().unwrap_or_default();
+                    let system = parts.next().filter(|s| !s.is_empty());
+                    let unit = parts.next().filter(|s| !s.is_empty());
+                    let mut c = number_condition(q, a, prefix, number)?;
+                    match (system, unit) {
+                        (Some(system), Some(unit)) => {
+                            let d = q.text(format!("{system}|{unit}"));
+                            c = format!("{c} AND {a}.display = {d}");
+                        }
+                        (None, Some(unit)) => {
+                            let exact = q.text(unit);
+                            let suffix = q.text(format!("%|{}", like_escape(unit)));
+                            c = format!(
+                                "{c} AND ({a}.display = {exact} OR {a}.display LIKE {suffix} ESCAPE '\\')"
+                            );
+                        }
+                        _ => {}
+                    }
+                    c
+                }
+                ParamType::Number => number_condition(q, a, prefix, rest)?,
+                ParamType::Date => {
+                    let (low, high) = date_bounds(rest)?;
+                    range_condition(
+                        q,
+                        &format!("{a}.low"),
+                        &format!("{a}.high"),
+                        prefix,
+                        (low as f64, high as f64),
+                        date_approximation(ctx, low, high),
+                    )
+                }
+                ParamType::Token if !rest.contains('|') => {
+                    let exact = q.text(rest);
+                    let suffix = q.text(format!("%|{}", like_escape(rest)));
+                    format!("({a}.display = {exact} OR {a}.display LIKE {suffix} ESCAPE '\\')")
+                }
+                ParamType::String => prefix_condition(q, &format!("{a}.display"), &normalize(rest)),
+                _ => {
+                    let exact = q.text(rest.trim_start_matches('|'));
+                    format!("{a}.display = {exact}")
+                }
+            };
+            format!("({token} AND {value})")
+        }
+        ParamType::Special => {
             return Err(FhirError::invalid(format!(
                 "search parameter {code:?} is not supported"
             )))
