@@ -285,6 +285,23 @@ async fn handling_paging_and_shaping(s: &TestServer) {
         assert!(text.contains(name), "{query}: {text}");
     }
 
+    // Hostile sizes get a clear 400, never a database error.
+    let many_values = (0..500)
+        .map(|n| format!("x{n}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let reply = s.get(&format!("{base}/Patient?family={many_values}")).await;
+    assert_eq!(reply.status.as_u16(), 200, "lenient: ignored and reported");
+    assert!(reply.body.to_string().contains("at most 100"));
+    let many_params = (0..100)
+        .map(|n| format!("family=x{n}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    s.get(&format!("{base}/Patient?{many_params}"))
+        .await
+        .expect(400)
+        .outcome();
+
     // POST _search gives the same as GET.
     let posted = s
         .client

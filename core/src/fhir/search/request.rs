@@ -121,6 +121,12 @@ pub struct SearchRequest {
 
 /// How far chains and `_has` may nest.
 const MAX_DEPTH: usize = 3;
+/// Bounds on one request, so a hostile query cannot build a statement the database refuses
+/// (SQLite binds at most 32,766 values) or that runs for minutes.
+pub const MAX_PARAMETERS: usize = 64;
+pub const MAX_VALUES: usize = 100;
+pub const MAX_SORT_KEYS: usize = 5;
+pub const MAX_INCLUDES: usize = 16;
 pub const MAX_COUNT: usize = 1000;
 
 pub fn parse(
@@ -133,7 +139,21 @@ pub fn parse(
         resource_type: resource_type.to_string(),
         ..Default::default()
     };
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
+    let pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+    if pairs.len() > MAX_PARAMETERS {
+        // Too costly to honour even leniently: ignoring some would change the result.
+        return Err(FhirError::new(
+            StatusCode::BAD_REQUEST,
+            Issue::error(
+                "too-costly",
+                format!(
+                    "a search takes at most {MAX_PARAMETERS} parameters; this one has {}",
+                    pairs.len()
+                ),
+            ),
+        ));
+    }
+    for pair in pairs {
         let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
         let name = decode(raw_name)?;
         let value = decode(raw_value)?;
@@ -196,6 +216,12 @@ fn parse_one(
                         format!("cannot sort by the {:?} parameter {code:?}", param.kind()),
                     ));
                 }
+                if request.sort.len() >= MAX_SORT_KEYS {
+                    return Err(bad(
+                        name,
+                        format!("_sort takes at most {MAX_SORT_KEYS} keys"),
+                    ));
+                }
                 request.sort.push(SortKey {
                     code: code.to_string(),
                     descending,
@@ -242,6 +268,12 @@ fn parse_one(
             Ok(())
         }
         "_include" | "_include:iterate" | "_revinclude" | "_revinclude:iterate" => {
+            if request.includes.len() + request.revincludes.len() >= MAX_INCLUDES {
+                return Err(bad(
+                    name,
+                    format!("a search takes at most {MAX_INCLUDES} _include and _revinclude"),
+                ));
+            }
             let include = parse_include(registry, name, value)?;
             if name.starts_with("_include") {
                 request.includes.push(include);
@@ -439,7 +471,17 @@ fn parse_filter(
     if value.is_empty() {
         return Err(bad(name, format!("{name} has no value")));
     }
-    let values = split_values(value)
+    let texts = split_values(value);
+    if texts.len() > MAX_VALUES {
+        return Err(bad(
+            name,
+            format!(
+                "{name} has {} values; at most {MAX_VALUES} are allowed",
+                texts.len()
+            ),
+        ));
+    }
+    let values = texts
         .into_iter()
         .map(|text| parse_value(name, kind, modifier.as_ref(), &text))
         .collect::<Result<Vec<_>, _>>()?;
