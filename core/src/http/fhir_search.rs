@@ -19,6 +19,7 @@ use crate::fhir::search::execute::{
 };
 use crate::fhir::search::extract::date_range;
 use crate::fhir::search::request::{self, SearchRequest};
+use crate::fhir::search::snapshot::Snapshot;
 use crate::in_tenant_tx;
 
 /// `GET [type]?...`
@@ -190,9 +191,21 @@ async fn first_page(
         self_url: self_url.trim_end_matches('?').to_string(),
         query,
     };
-    let (mut bundle, snapshot) = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
+    let (bundle, snapshot) = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
         searcher.search(&mut tx, scope, request, &links).await
     })?;
+    finish_first_page(state, ctx, bundle, snapshot, request, query).await
+}
+
+/// Stores a first page's snapshot (when it has more pages), adds its `next` link and renders.
+async fn finish_first_page(
+    state: &AppState,
+    ctx: &TenantContext,
+    mut bundle: Value,
+    snapshot: Option<Snapshot>,
+    request: &SearchRequest,
+    query: &str,
+) -> Reply {
     if let Some(snapshot) = snapshot {
         let id = state
             .engine
@@ -401,7 +414,7 @@ async fn everything(state: &AppState, ctx: &TenantContext, patient: &str, query:
             .to_string(),
         query: "",
     };
-    let (mut bundle, snapshot) = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
+    let (bundle, snapshot) = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
         async {
             let matches = searcher.everything(&mut tx, patient, since, &types).await?;
             searcher
@@ -410,18 +423,5 @@ async fn everything(state: &AppState, ctx: &TenantContext, patient: &str, query:
         }
         .await
     })?;
-    if let Some(snapshot) = snapshot {
-        let id = state
-            .engine
-            .snapshots()
-            .put(&state.db, &ctx.tenant, snapshot)
-            .await?;
-        next_link(
-            &mut bundle,
-            &ctx.fhir_base,
-            &id,
-            request.count.unwrap_or(DEFAULT_COUNT),
-        );
-    }
-    Ok(respond(&bundle, query))
+    finish_first_page(state, ctx, bundle, snapshot, &request, query).await
 }

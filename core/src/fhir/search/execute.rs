@@ -544,46 +544,57 @@ pub async fn fetch(tx: &mut TenantTx, keys: &[(String, String)]) -> FhirResult<V
         .collect())
 }
 
+/// One column of the index rows of `ty`'s parameter `param` whose `key_column` is one of
+/// `keys` (in chunks of 500, under any database's bind limit), distinct.
+async fn index_lookup(
+    tx: &mut TenantTx,
+    ty: &str,
+    param: &str,
+    key_column: &str,
+    keys: &[&str],
+    wanted_column: &str,
+) -> FhirResult<Vec<String>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
+        let text = format!(
+            "SELECT DISTINCT {wanted_column} FROM search_index WHERE tenant_id = $1 \
+             AND resource_type = $2 AND param = $3 AND {key_column} IN ({}) ORDER BY {wanted_column}",
+            placeholders.join(", ")
+        );
+        let tenant = tx.tenant().to_string();
+        let mut query = sqlx::query(&text).bind(tenant).bind(ty).bind(param);
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        for row in query.fetch_all(tx.conn()).await? {
+            out.push(row.try_get(wanted_column)?);
+        }
+    }
+    Ok(out)
+}
+
 /// `_include=Source:param[:Target]`: what the frontier's resources of type Source point at.
 async fn include_targets(
     tx: &mut TenantTx,
     inc: &Include,
     frontier: &[(String, String)],
 ) -> FhirResult<Vec<(String, String)>> {
+    let Some(param) = &inc.param else {
+        return Ok(Vec::new());
+    };
     let ids: Vec<&str> = frontier
         .iter()
         .filter(|(t, _)| *t == inc.source_type)
         .map(|(_, i)| i.as_str())
         .collect();
-    let mut out = Vec::new();
-    let Some(param) = &inc.param else {
-        return Ok(out);
-    };
-    for chunk in ids.chunks(500) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
-        let text = format!(
-            "SELECT DISTINCT term FROM search_index WHERE tenant_id = $1 AND resource_type = $2 \
-             AND param = $3 AND resource_id IN ({})",
-            placeholders.join(", ")
-        );
-        let tenant = tx.tenant().to_string();
-        let mut query = sqlx::query(&text)
-            .bind(tenant)
-            .bind(&inc.source_type)
-            .bind(param);
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        for row in query.fetch_all(tx.conn()).await? {
-            let term: String = row.try_get("term")?;
-            if let Some((ty, id)) = term.split_once('/') {
-                if inc.target_type.as_deref().is_none_or(|t| t == ty) && !id.contains('/') {
-                    out.push((ty.to_string(), id.to_string()));
-                }
-            }
-        }
-    }
-    Ok(out)
+    let terms = index_lookup(tx, &inc.source_type, param, "resource_id", &ids, "term").await?;
+    Ok(terms
+        .iter()
+        .filter_map(|term| term.split_once('/'))
+        .filter(|(ty, id)| inc.target_type.as_deref().is_none_or(|t| t == *ty) && !id.contains('/'))
+        .map(|(ty, id)| (ty.to_string(), id.to_string()))
+        .collect())
 }
 
 /// `_revinclude=Source:param[:Target]`: resources of type Source pointing at the frontier.
@@ -592,33 +603,18 @@ async fn revinclude_sources(
     inc: &Include,
     frontier: &[(String, String)],
 ) -> FhirResult<Vec<(String, String)>> {
+    let Some(param) = &inc.param else {
+        return Ok(Vec::new());
+    };
     let terms: Vec<String> = frontier
         .iter()
         .filter(|(t, _)| inc.target_type.as_deref().is_none_or(|x| x == t))
         .map(|(t, i)| format!("{t}/{i}"))
         .collect();
-    let mut out = Vec::new();
-    let Some(param) = &inc.param else {
-        return Ok(out);
-    };
-    for chunk in terms.chunks(500) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
-        let text = format!(
-            "SELECT DISTINCT resource_id FROM search_index WHERE tenant_id = $1 AND resource_type = $2 \
-             AND param = $3 AND term IN ({}) ORDER BY resource_id",
-            placeholders.join(", ")
-        );
-        let tenant = tx.tenant().to_string();
-        let mut query = sqlx::query(&text)
-            .bind(tenant)
-            .bind(&inc.source_type)
-            .bind(param);
-        for term in chunk {
-            query = query.bind(term.as_str());
-        }
-        for row in query.fetch_all(tx.conn()).await? {
-            out.push((inc.source_type.clone(), row.try_get("resource_id")?));
-        }
-    }
-    Ok(out)
+    let keys: Vec<&str> = terms.iter().map(String::as_str).collect();
+    let ids = index_lookup(tx, &inc.source_type, param, "term", &keys, "resource_id").await?;
+    Ok(ids
+        .into_iter()
+        .map(|id| (inc.source_type.clone(), id))
+        .collect())
 }

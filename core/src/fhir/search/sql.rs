@@ -215,10 +215,7 @@ fn correlated(
             values,
         } => {
             let a = q.alias();
-            let (param, kind) = match modifier {
-                Some(Modifier::Identifier) => (format!("{code}:identifier"), ParamType::Token),
-                _ => (code.clone(), *kind),
-            };
+            let (param, kind) = stored_param(code, *kind, modifier.as_ref());
             let p = q.text(param);
             let head = format!(
                 "SELECT 1 FROM search_index {a} WHERE {a}.tenant_id = $1 AND {a}.resource_type = {type_expr} \
@@ -305,10 +302,7 @@ pub fn set(ctx: &Context, q: &mut Sql, ty: &str, filter: &Filter) -> FhirResult<
             values,
         } if !is_negative(filter) => {
             let a = q.alias();
-            let (param, kind) = match modifier {
-                Some(Modifier::Identifier) => (format!("{code}:identifier"), ParamType::Token),
-                _ => (code.clone(), *kind),
-            };
+            let (param, kind) = stored_param(code, *kind, modifier.as_ref());
             let p = q.text(param);
             let ors = match modifier {
                 Some(Modifier::Missing) => "1 = 1".to_string(),
@@ -364,6 +358,15 @@ pub fn set(ctx: &Context, q: &mut Sql, ty: &str, filter: &Filter) -> FhirResult<
                  AND n.deleted = 0 AND {c}"
             ))
         }
+    }
+}
+
+/// The index `param` a filter reads, and the type its values have there: `:identifier` reads
+/// the reference's identifier, indexed as a token under `code:identifier`.
+fn stored_param(code: &str, kind: ParamType, modifier: Option<&Modifier>) -> (String, ParamType) {
+    match modifier {
+        Some(Modifier::Identifier) => (format!("{code}:identifier"), ParamType::Token),
+        _ => (code.to_string(), kind),
     }
 }
 
