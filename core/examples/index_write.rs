@@ -43,7 +43,10 @@ async fn main() {
         let started = Instant::now();
         let mut i = 0;
         while i < n {
-            let mut tx = db.tenant_tx("t", Access::Write).await.unwrap();
+            let mut tx = db
+                .tenant_tx(&tessera_core::auth::rbac::Grant::system("t"), Access::Write)
+                .await
+                .unwrap();
             for _ in 0..50 {
                 let r = index::rows(&registry, &patient(i + 7_000_000));
                 let payload = index::rows_json(&r).to_string();
@@ -65,7 +68,10 @@ async fn main() {
         let started = Instant::now();
         let mut i = 0;
         while i < n {
-            let mut tx = db.tenant_tx("t", Access::Write).await.unwrap();
+            let mut tx = db
+                .tenant_tx(&tessera_core::auth::rbac::Grant::system("t"), Access::Write)
+                .await
+                .unwrap();
             for _ in 0..per_commit {
                 let r = index::rows(&registry, &patient(i + per_commit * 100_000));
                 index::insert(&mut tx, "Patient", &format!("p{i}-{per_commit}"), &r)

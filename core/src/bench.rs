@@ -41,6 +41,9 @@ pub struct BenchArgs {
     /// The data for the second search measurement, as a multiple of the Synthea set.
     #[arg(long, default_value_t = 10)]
     pub search_scale: usize,
+    /// Only the identity-and-access benchmark (token verification and permission check).
+    #[arg(long)]
+    pub auth: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +71,11 @@ struct BackendReport {
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
+    let auth = crate::bench_auth::run(5000).await?;
+    if args.auth {
+        crate::bench_auth::print(&auth);
+        return Ok(());
+    }
     sqlx::any::install_default_drivers();
     let mut reports = Vec::new();
     let dir = tempfile_dir()?;
@@ -97,6 +105,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&dir);
     print_report(&reports, &args);
+    crate::bench_auth::print(&auth);
     Ok(())
 }
 
@@ -202,8 +211,29 @@ async fn bench_backend(
     let server = server::start(config).await?;
     server.state.tenants.create("bench", None).await?;
     let base = format!("http://{}/t/bench/fhir", server.addr);
+    // The benchmark signs in like any client: a token from the server's local issuer.
+    let token = server
+        .state
+        .auth
+        .local
+        .as_ref()
+        .context("the benchmark needs the local issuer (auth.local_issuer)")?
+        .issue(&crate::auth::local::TokenRequest {
+            tenant: "bench".into(),
+            subject: "bench".into(),
+            username: Some("bench".into()),
+            roles: vec!["org-admin".into()],
+            patient: None,
+            lifetime_seconds: 86_400,
+        })?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse()?,
+    );
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(16)
+        .default_headers(headers)
         .build()?;
 
     let (mut raw_1, mut raw_8, mut creates_1, mut creates_8, mut ratios) =

@@ -42,6 +42,27 @@ pub enum Command {
     },
     /// Measure create, read and ingest speed on both backends beside the raw INSERT rate.
     Bench(crate::bench::BenchArgs),
+    /// Print a bearer token from the server's local issuer (an operator tool: it reads the
+    /// signing key in the data directory).
+    Token {
+        #[arg(long)]
+        tenant: String,
+        /// The subject (user id) the token speaks for.
+        #[arg(long)]
+        sub: String,
+        /// Tessera roles, comma-separated (org-admin, clinician, nurse, front-desk, billing, patient).
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// The user's own Patient id (for the patient role).
+        #[arg(long)]
+        patient: Option<String>,
+        /// Display name (preferred_username).
+        #[arg(long)]
+        username: Option<String>,
+        /// Lifetime in seconds (at most a day).
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+    },
     /// Rebuild the search index from the stored resources (after search parameters change).
     Reindex {
         /// Only this tenant (default: every tenant).
@@ -112,6 +133,46 @@ pub async fn run(cli: Cli) -> Result<()> {
                     report.files
                 )
             }
+        }
+        Command::Token {
+            tenant,
+            sub,
+            roles,
+            patient,
+            username,
+            ttl,
+        } => {
+            crate::tenants::validate_slug(&tenant)?;
+            for role in &roles {
+                anyhow::ensure!(
+                    crate::auth::rbac::RoleCatalog::is_system_role(role),
+                    "{role:?} is not a Tessera role; use one of {}",
+                    crate::auth::rbac::RoleCatalog::system()
+                        .names()
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            anyhow::ensure!(
+                config.auth.local_issuer,
+                "auth.local_issuer is off in this configuration, so the server would not accept a local token"
+            );
+            let issuer = crate::auth::local::LocalIssuer::open(
+                &config.data_dir,
+                crate::auth::local_issuer_id(&config),
+            )?;
+            let token = issuer.issue(&crate::auth::local::TokenRequest {
+                tenant,
+                subject: sub,
+                username,
+                roles,
+                patient,
+                lifetime_seconds: ttl,
+            })?;
+            println!("{token}");
+            Ok(())
         }
         Command::Bench(args) => crate::bench::run(args).await,
         Command::Reindex { tenant } => {

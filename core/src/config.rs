@@ -21,6 +21,35 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub database: DatabaseConfig,
     pub log: LogConfig,
+    pub auth: AuthConfig,
+}
+
+/// Sign-on and token verification (docs/security.md, docs/admin-guide.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The server's own issuer (key in `data_dir`), used by `tessera token` and local users.
+    pub local_issuer: bool,
+    /// Tolerated clock difference for `exp`/`nbf`, in seconds.
+    pub clock_skew_seconds: u64,
+    /// Signing keys are re-fetched after this long even without a rotation.
+    pub jwks_max_age_seconds: u64,
+    /// An unknown `kid` re-fetches the keys at most this often per issuer.
+    pub jwks_min_refetch_seconds: u64,
+    /// External OpenID Connect providers (Keycloak realms and compatible).
+    pub issuers: Vec<crate::auth::issuers::IssuerConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            local_issuer: true,
+            clock_skew_seconds: 60,
+            jwks_max_age_seconds: 3600,
+            jwks_min_refetch_seconds: 10,
+            issuers: vec![],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +86,7 @@ impl Default for Config {
             max_body_bytes: 32 * 1024 * 1024,
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -177,6 +207,14 @@ mod tests {
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.max_body_bytes, 20);
         assert_eq!(config.database.url.as_deref(), Some("postgres://x@h/db"));
+    }
+
+    #[test]
+    fn the_keycloak_example_configuration_is_valid() {
+        let config: Config =
+            serde_yaml::from_str(include_str!("../../examples/keycloak/tessera.yaml")).unwrap();
+        assert_eq!(config.auth.issuers.len(), 1);
+        config.auth.issuers[0].check().unwrap();
     }
 
     #[test]

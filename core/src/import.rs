@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
+use crate::auth::rbac::Grant;
 use crate::db::Access;
 use crate::fhir::bundle::{BundleProcessor, Return};
 use crate::http::AppState;
@@ -100,10 +101,11 @@ pub async fn import(
             .clone()
             .unwrap_or_else(|| "http://localhost".into())
     );
+    let system = Grant::system(tenant);
     let processor = BundleProcessor {
         engine: &state.engine,
         db: &state.db,
-        tenant,
+        grant: &system,
         base: &base,
         prefer: Return::Minimal,
     };
@@ -175,14 +177,19 @@ async fn import_file(
             // A single resource: create it, or update it under its own id.
             let ty = ty.to_string();
             let id = value["id"].as_str().map(str::to_string);
-            in_tenant_tx!(state.db, tenant, Access::Write, |tx| match &id {
-                Some(id) =>
-                    state
-                        .engine
-                        .update(&mut tx, &ty, id, value.clone(), None)
-                        .await,
-                None => state.engine.create(&mut tx, &ty, value.clone(), None).await,
-            })
+            in_tenant_tx!(
+                state.db,
+                &Grant::system(tenant),
+                Access::Write,
+                |tx| match &id {
+                    Some(id) =>
+                        state
+                            .engine
+                            .update(&mut tx, &ty, id, value.clone(), None)
+                            .await,
+                    None => state.engine.create(&mut tx, &ty, value.clone(), None).await,
+                }
+            )
             .map_err(|e| anyhow::anyhow!(e.message()))?;
             Ok(1)
         }

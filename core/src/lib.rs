@@ -1,7 +1,10 @@
 //! Tessera's core: configuration, storage with tenant isolation, the FHIR R4 REST API and the
 //! operator commands. See `docs/architecture.md` for the map.
 
+pub mod audit;
+pub mod auth;
 pub mod bench;
+pub mod bench_auth;
 pub mod bench_search;
 pub mod cli;
 pub mod clock;

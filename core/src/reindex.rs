@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::Row;
 
+use crate::auth::rbac::Grant;
 use crate::db::{Access, Database};
 use crate::fhir::index;
 use crate::fhir::search::registry::SearchRegistry;
@@ -48,7 +49,7 @@ pub async fn reindex(
         ..ReindexReport::default()
     };
     for tenant in &tenants {
-        let mut tx = db.tenant_tx(tenant, Access::Read).await?;
+        let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Read).await?;
         let total: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM resources WHERE tenant_id = $1 AND deleted = 0",
         )
@@ -70,7 +71,7 @@ pub async fn reindex(
         bar.set_message(format!("tenant {tenant}"));
         let mut after = (String::new(), String::new());
         loop {
-            let mut tx = db.tenant_tx(tenant, Access::Write).await?;
+            let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Write).await?;
             let rows = sqlx::query(
                 "SELECT resource_type, id, content FROM resources WHERE tenant_id = $1 AND deleted = 0 \
                  AND (resource_type > $2 OR (resource_type = $2 AND id > $3)) \

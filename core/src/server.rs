@@ -7,6 +7,8 @@ use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
+use crate::audit::AuditLog;
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::db::Database;
 use crate::fhir::engine::FhirEngine;
@@ -43,9 +45,13 @@ pub async fn app_state(config: Config) -> Result<AppState> {
     let db = Database::open(&config).await?;
     crate::reindex::ensure_current(&db).await?;
     let schema = tokio::task::spawn_blocking(shared_schema).await?;
+    let auth = Arc::new(Auth::from_config(&config)?);
+    let tenants = Arc::new(Tenants::new(db.clone()));
     Ok(AppState {
         config: Arc::new(config),
-        tenants: Arc::new(Tenants::new(db.clone())),
+        audit: AuditLog::start(db.clone(), tenants.clone()),
+        auth,
+        tenants,
         creates: CreateQueue::start(db.clone()),
         db,
         engine: FhirEngine::new(schema),
@@ -65,6 +71,8 @@ impl RunningServer {
     pub async fn shutdown(self) -> Result<()> {
         let _ = self.shutdown.send(());
         self.task.await??;
+        // In-flight requests are done; store the audit records of the last reads.
+        self.state.audit.flush().await;
         self.state.db.close().await;
         Ok(())
     }
@@ -90,11 +98,15 @@ pub async fn start(config: Config) -> Result<RunningServer> {
                 tracing::warn!(error = %err, "cannot set TCP_NODELAY");
             }
         });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        // Connection info gives audit records the client's address.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
     });
     Ok(RunningServer {
         addr,

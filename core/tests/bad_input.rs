@@ -16,8 +16,7 @@ async fn nothing_stored(s: &TestServer) {
 
 async fn raw(s: &TestServer, method: Method, url: &str, body: &str) -> support::Reply {
     let response = s
-        .client
-        .request(method, url)
+        .authed(method, url)
         .header("content-type", "application/fhir+json")
         .body(body.to_string())
         .send()

@@ -66,6 +66,30 @@ fn tenants_import_and_serve_on_the_embedded_default() {
         .args(["--tenant", "nobody"]));
     assert!(!ok && err.contains("tessera tenant create nobody"), "{err}");
 
+    // `tessera token` prints a token of the server's local issuer; bad roles are refused.
+    let (ok, _, err) = run(tessera(dir.path()).args([
+        "token",
+        "--tenant",
+        "clinic-a",
+        "--sub",
+        "ops",
+        "--roles",
+        "superuser",
+    ]));
+    assert!(!ok && err.contains("not a Tessera role"), "{err}");
+    let (ok, token, err) = run(tessera(dir.path()).args([
+        "token",
+        "--tenant",
+        "clinic-a",
+        "--sub",
+        "ops",
+        "--roles",
+        "org-admin",
+    ]));
+    assert!(ok, "{err}");
+    let token = token.trim().to_string();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+
     // Serve from the same directory: the imported data is there; SIGTERM stops it cleanly.
     let port = free_port();
     let mut server = tessera(dir.path())
@@ -78,12 +102,17 @@ fn tenants_import_and_serve_on_the_embedded_default() {
     let url = format!("http://127.0.0.1:{port}/t/clinic-a/fhir/Organization/_history?_count=1000");
     let mut body = String::new();
     for _ in 0..100 {
-        if let Ok(resp) = reqwest::blocking_get(&url) {
+        if let Ok((_, resp)) = reqwest::blocking_get(&url, None) {
             body = resp;
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Without a token: 401 and no data.
+    let history: serde_json::Value = serde_json::from_str(&body).expect("server answered");
+    assert_eq!(history["resourceType"], "OperationOutcome", "{body}");
+    let (status, body) = reqwest::blocking_get(&url, Some(&token)).unwrap();
+    assert_eq!(status, 200, "{body}");
     let history: serde_json::Value = serde_json::from_str(&body).expect("server answered");
     assert_eq!(history["entry"].as_array().unwrap().len(), 102);
     let status = Command::new("kill")
@@ -108,14 +137,19 @@ fn free_port() -> u16 {
 
 /// A tiny blocking GET so this test needs no async runtime.
 mod reqwest {
-    pub fn blocking_get(url: &str) -> Result<String, ()> {
+    pub fn blocking_get(url: &str, token: Option<&str>) -> Result<(u16, String), ()> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         rt.block_on(async {
-            let r = ::reqwest::get(url).await.map_err(|_| ())?;
-            r.text().await.map_err(|_| ())
+            let mut request = ::reqwest::Client::new().get(url);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let r = request.send().await.map_err(|_| ())?;
+            let status = r.status().as_u16();
+            Ok((status, r.text().await.map_err(|_| ())?))
         })
     }
 }

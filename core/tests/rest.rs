@@ -410,8 +410,7 @@ async fn prefer_and_formats(s: &TestServer) {
     .await
     .expect(200);
     let raw = s
-        .client
-        .get(format!("{read_url}?_pretty=true"))
+        .authed(Method::GET, &format!("{read_url}?_pretty=true"))
         .send()
         .await
         .unwrap()
@@ -420,8 +419,7 @@ async fn prefer_and_formats(s: &TestServer) {
         .unwrap();
     assert!(raw.contains("\n  \"resourceType\""), "{raw}");
     let xml = s
-        .client
-        .post(&url)
+        .authed(Method::POST, &url)
         .header("content-type", "application/fhir+xml")
         .body("<Patient/>")
         .send()
@@ -459,12 +457,14 @@ async fn concurrent_writers(s: &TestServer) {
         .await
         .expect(201);
     let mut tasks = Vec::new();
+    let token = s.token("acme", &["org-admin"]);
     for i in 0..8 {
         let client = s.client.clone();
         let url = url.clone();
+        let token = token.clone();
         tasks.push(tokio::spawn(async move {
             let body = json!({"resourceType": "Patient", "id": "shared", "name": [{"family": format!("W{i}")}]});
-            client.put(&url).header("content-type", "application/fhir+json").body(body.to_string()).send().await.unwrap().status().as_u16()
+            client.put(&url).bearer_auth(&token).header("content-type", "application/fhir+json").body(body.to_string()).send().await.unwrap().status().as_u16()
         }));
     }
     for t in tasks {
@@ -526,10 +526,12 @@ async fn group_commit_keeps_each_create(s: &TestServer) {
         let client = s.client.clone();
         let tenant = if i % 3 == 0 { "other" } else { "acme" };
         let url = format!("{}/Patient", s.fhir(tenant));
+        let token = s.token(tenant, &["org-admin"]);
         tasks.push(tokio::spawn(async move {
             let body = json!({"resourceType": "Patient", "name": [{"family": format!("G{i}")}]});
             let r = client
                 .post(&url)
+                .bearer_auth(&token)
                 .header("content-type", "application/fhir+json")
                 .body(body.to_string())
                 .send()
@@ -586,14 +588,16 @@ async fn concurrent_conditional_creates_make_one(s: &TestServer) {
     s.tenant("acme").await;
     let url = format!("{}/Patient", s.fhir("acme"));
     let mut tasks = Vec::new();
+    let token = s.token("acme", &["org-admin"]);
     for i in 0..8 {
         let client = s.client.clone();
         let url = url.clone();
+        let token = token.clone();
         tasks.push(tokio::spawn(async move {
             // The same criteria written two ways: encoding must not matter.
             let criteria = if i % 2 == 0 { "identifier=http://mrn|race" } else { "identifier=http%3A%2F%2Fmrn%7Crace" };
             let body = json!({"resourceType": "Patient", "identifier": [{"system": "http://mrn", "value": "race"}]});
-            let r = client.post(&url).header("content-type", "application/fhir+json").header("If-None-Exist", criteria).body(body.to_string()).send().await.unwrap();
+            let r = client.post(&url).bearer_auth(&token).header("content-type", "application/fhir+json").header("If-None-Exist", criteria).body(body.to_string()).send().await.unwrap();
             let status = r.status().as_u16();
             let v: Value = r.json().await.unwrap();
             (status, v["id"].as_str().unwrap().to_string())

@@ -304,8 +304,7 @@ async fn handling_paging_and_shaping(s: &TestServer) {
 
     // POST _search gives the same as GET.
     let posted = s
-        .client
-        .post(format!("{base}/Patient/_search"))
+        .authed(reqwest::Method::POST, &format!("{base}/Patient/_search"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("family=zed1&_count=100")
         .send()
@@ -465,7 +464,10 @@ async fn reindex_rebuilds_a_lost_index(s: &TestServer) {
     let mut tx = s
         .state()
         .db
-        .tenant_tx("acme", tessera_core::db::Access::Write)
+        .tenant_tx(
+            &tessera_core::auth::rbac::Grant::system("acme"),
+            tessera_core::db::Access::Write,
+        )
         .await
         .unwrap();
     sqlx::query("DELETE FROM search_index WHERE tenant_id = $1")

@@ -62,7 +62,15 @@ async fn load(s: &TestServer) -> Data {
         .await
         .unwrap();
     assert!(report.failures.is_empty(), "{:?}", report.failures);
-    let mut tx = s.state().db.tenant_tx(TENANT, Access::Read).await.unwrap();
+    let mut tx = s
+        .state()
+        .db
+        .tenant_tx(
+            &tessera_core::auth::rbac::Grant::system(TENANT),
+            Access::Read,
+        )
+        .await
+        .unwrap();
     let rows = sqlx::query(
         "SELECT resource_type, id, content FROM resources WHERE tenant_id = $1 AND deleted = 0",
     )
@@ -799,7 +807,15 @@ async fn common_queries_use_indexes(s: &TestServer, patient: &str, identifier: &
             ..Scope::default()
         };
         let (sql, binds) = searcher.explain_sql(TENANT, "", &scope, &request).unwrap();
-        let mut tx = s.state().db.tenant_tx(TENANT, Access::Read).await.unwrap();
+        let mut tx = s
+            .state()
+            .db
+            .tenant_tx(
+                &tessera_core::auth::rbac::Grant::system(TENANT),
+                Access::Read,
+            )
+            .await
+            .unwrap();
         match s.backend {
             support::Backend::Sqlite => {
                 let explain = format!("EXPLAIN QUERY PLAN {sql}");

@@ -62,7 +62,10 @@ async fn loads_every_bundle(s: &TestServer) {
     let mut tx = s
         .state()
         .db
-        .tenant_tx("synthea", Access::Read)
+        .tenant_tx(
+            &tessera_core::auth::rbac::Grant::system("synthea"),
+            Access::Read,
+        )
         .await
         .unwrap();
     let rows: Vec<(String, i64)> = sqlx::query_as("SELECT resource_type, count(*) FROM resources WHERE tenant_id = $1 AND deleted = 0 GROUP BY resource_type")

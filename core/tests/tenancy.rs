@@ -6,6 +6,7 @@ mod support;
 use serde_json::json;
 use sqlx::{Connection, Executor, Row};
 use support::{Backend, TestServer};
+use tessera_core::auth::rbac::Grant;
 use tessera_core::db::Access;
 
 async fn cross_tenant_access(s: &TestServer) {
@@ -92,7 +93,10 @@ async fn postgres_row_level_security_confines_unfiltered_queries() {
     let db = &s.state().db;
 
     // A query with no tenant filter at all, inside alpha's transaction.
-    let mut tx = db.tenant_tx("alpha", Access::Read).await.unwrap();
+    let mut tx = db
+        .tenant_tx(&Grant::system("alpha"), Access::Read)
+        .await
+        .unwrap();
     let rows = sqlx::query("SELECT tenant_id FROM resources")
         .fetch_all(tx.conn())
         .await
@@ -107,7 +111,10 @@ async fn postgres_row_level_security_confines_unfiltered_queries() {
     drop(tx);
 
     // Writing a row for another tenant from alpha's transaction is refused by the policy.
-    let mut tx = db.tenant_tx("alpha", Access::Write).await.unwrap();
+    let mut tx = db
+        .tenant_tx(&Grant::system("alpha"), Access::Write)
+        .await
+        .unwrap();
     let smuggled = sqlx::query("INSERT INTO resources (tenant_id, resource_type, id, version_id, last_updated, deleted, content) VALUES ('beta', 'Patient', 'x', 1, 0, 0, '{}')")
         .execute(tx.conn())
         .await;
@@ -116,7 +123,7 @@ async fn postgres_row_level_security_confines_unfiltered_queries() {
 
     // The single-statement functions bind their own tenant...
     let mut one = db
-        .tenant_tx("alpha", Access::SingleStatementRead)
+        .tenant_tx(&Grant::system("alpha"), Access::SingleStatementRead)
         .await
         .unwrap();
     let alpha_id: String = sqlx::query_scalar("SELECT id FROM resource_history LIMIT 1")
@@ -129,14 +136,17 @@ async fn postgres_row_level_security_confines_unfiltered_queries() {
         "outside a bound transaction a plain query sees nothing"
     );
     drop(one);
-    let mut tx = db.tenant_tx("alpha", Access::Read).await.unwrap();
+    let mut tx = db
+        .tenant_tx(&Grant::system("alpha"), Access::Read)
+        .await
+        .unwrap();
     let some_alpha: String = sqlx::query_scalar("SELECT id FROM resources LIMIT 1")
         .fetch_one(tx.conn())
         .await
         .unwrap();
     drop(tx);
     let mut one = db
-        .tenant_tx("alpha", Access::SingleStatementRead)
+        .tenant_tx(&Grant::system("alpha"), Access::SingleStatementRead)
         .await
         .unwrap();
     let found: Option<String> =
@@ -148,7 +158,10 @@ async fn postgres_row_level_security_confines_unfiltered_queries() {
     assert_eq!(found.as_deref(), Some(some_alpha.as_str()));
     drop(one);
     // ...and refuse to re-bind a transaction already bound to another tenant.
-    let mut tx = db.tenant_tx("beta", Access::Read).await.unwrap();
+    let mut tx = db
+        .tenant_tx(&Grant::system("beta"), Access::Read)
+        .await
+        .unwrap();
     let rebound = sqlx::query("SELECT * FROM tessera_current('alpha', 'Patient', $1)")
         .bind(&some_alpha)
         .fetch_all(tx.conn())

@@ -11,6 +11,9 @@ use anyhow::{bail, Result};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Transaction};
 
+use std::sync::Arc;
+
+use crate::auth::rbac::Grant;
 use crate::config::Config;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +85,15 @@ impl Database {
     /// security confines every statement of the transaction to that tenant even if a query
     /// forgets its `tenant_id` filter. Queries still filter explicitly, which is what keeps
     /// SQLite (which has no row-level security) isolated.
-    pub async fn tenant_tx(&self, tenant: &str, access: Access) -> Result<TenantTx, sqlx::Error> {
+    ///
+    /// The transaction carries the caller's [`Grant`]: what runs inside it asks the grant
+    /// before touching data (the grant also names the tenant).
+    pub async fn tenant_tx(
+        &self,
+        grant: &Arc<Grant>,
+        access: Access,
+    ) -> Result<TenantTx, sqlx::Error> {
+        let tenant = grant.tenant.as_str();
         let pool = match access {
             Access::Read | Access::SingleStatementRead => &self.reader,
             Access::Write | Access::SingleStatementWrite => &self.writer,
@@ -119,7 +130,7 @@ impl Database {
         };
         Ok(TenantTx {
             conn,
-            tenant: tenant.to_string(),
+            grant: grant.clone(),
             backend: self.backend,
         })
     }
@@ -178,7 +189,7 @@ impl Database {
 /// A transaction bound to one tenant; dropping it without `commit` rolls it back.
 pub struct TenantTx {
     conn: Conn,
-    tenant: String,
+    grant: Arc<Grant>,
     backend: Backend,
 }
 
@@ -190,7 +201,12 @@ enum Conn {
 
 impl TenantTx {
     pub fn tenant(&self) -> &str {
-        &self.tenant
+        &self.grant.tenant
+    }
+
+    /// What the caller of this transaction may do.
+    pub fn grant(&self) -> &Arc<Grant> {
+        &self.grant
     }
 
     pub fn backend(&self) -> Backend {

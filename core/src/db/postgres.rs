@@ -101,6 +101,8 @@ async fn ensure_app_role(owner: &PgPool, config: &DatabaseConfig) -> Result<()> 
             ),
             format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
             format!("REVOKE ALL ON _sqlx_migrations FROM {role}"),
+            // The audit trail is append-only for the server (migrations/postgres/0006).
+            format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_event FROM {role}"),
         ] {
             sqlx::query(&grant).execute(&mut *conn).await?;
         }

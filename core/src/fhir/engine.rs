@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use serde_json::Value;
 
+use super::access;
 use super::criteria::Criteria;
 use super::outcome::{FhirError, FhirResult, Issue};
 use super::schema::SchemaValidator;
@@ -13,17 +14,18 @@ use super::search::registry::SearchRegistry;
 use super::search::snapshot::Snapshots;
 use super::store::{self, Stored};
 use super::validate::{check_resource, is_valid_id, IdRule};
+use crate::auth::rbac::{Action, Grant, Reach};
 use crate::db::TenantTx;
 
 /// Runs `$body` (an expression using the transaction `$tx`) in a tenant transaction, commits,
 /// and retries the whole transaction up to three times when it lost a write race (409).
 #[macro_export]
 macro_rules! in_tenant_tx {
-    ($db:expr, $tenant:expr, $access:expr, |$tx:ident| $body:expr) => {{
+    ($db:expr, $grant:expr, $access:expr, |$tx:ident| $body:expr) => {{
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut $tx = match $db.tenant_tx($tenant, $access).await {
+            let mut $tx = match $db.tenant_tx($grant, $access).await {
                 Ok(tx) => tx,
                 Err(err) => break Err($crate::fhir::outcome::FhirError::from(err)),
             };
@@ -109,10 +111,51 @@ impl FhirEngine {
         check_resource(&self.schema, ty, body, rule)
     }
 
+    /// May the caller do `action` to `resource` (the type, and for compartment-bound callers
+    /// the resource's place in their record)? Every interaction below asks before it acts.
+    fn authorize(
+        &self,
+        tx: &TenantTx,
+        action: Action,
+        ty: &str,
+        resource: &Value,
+    ) -> FhirResult<()> {
+        access::require(tx.grant(), &self.registry, action, ty, resource)
+    }
+
+    /// The checks of a create that runs outside a transaction (group commit).
+    pub fn authorize_create(&self, grant: &Grant, ty: &str, body: &Value) -> FhirResult<()> {
+        Self::check_writable(ty)?;
+        access::require(grant, &self.registry, Action::Create, ty, body)
+    }
+
+    /// AuditEvents are written by the server alone, into the audit trail (`crate::audit`).
+    fn check_writable(ty: &str) -> FhirResult<()> {
+        if ty == "AuditEvent" {
+            return Err(FhirError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                Issue::error(
+                    "not-supported",
+                    "AuditEvent is written by the server only; the audit trail cannot be changed",
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A compartment-bound caller gets one answer for "not there" and "not yours".
+    fn hide_absence(tx: &TenantTx, ty: &str, err: FhirError) -> FhirError {
+        match tx.grant().reach(Action::Read, ty) {
+            Some(Reach::PatientCompartment(_)) => access::outside_compartment(),
+            _ => err,
+        }
+    }
+
     pub async fn read(&self, tx: &mut TenantTx, ty: &str, id: &str) -> FhirResult<Stored> {
         self.check_type(ty)?;
         Self::check_id(id)?;
-        match store::current(tx, ty, id, false).await? {
+        tx.grant().require(Action::Read, ty)?;
+        let stored = match store::current(tx, ty, id, false).await? {
             None => Err(FhirError::not_found(format!("{ty}/{id} does not exist"))),
             Some(s) if s.deleted => Err(FhirError::gone(format!(
                 "{ty}/{id} was deleted (version {})",
@@ -120,6 +163,9 @@ impl FhirEngine {
             ))),
             Some(s) => Ok(s),
         }
+        .map_err(|e| Self::hide_absence(tx, ty, e))?;
+        self.authorize(tx, Action::Read, ty, &stored.json().unwrap_or_default())?;
+        Ok(stored)
     }
 
     pub async fn vread(
@@ -131,10 +177,11 @@ impl FhirEngine {
     ) -> FhirResult<Stored> {
         self.check_type(ty)?;
         Self::check_id(id)?;
+        tx.grant().require(Action::Read, ty)?;
         let version: i64 = vid
             .parse()
             .map_err(|_| FhirError::not_found(format!("{ty}/{id} has no version {vid:?}")))?;
-        match store::version(tx, ty, id, version).await? {
+        let stored = match store::version(tx, ty, id, version).await? {
             None => Err(FhirError::not_found(format!(
                 "{ty}/{id} has no version {version}"
             ))),
@@ -143,6 +190,9 @@ impl FhirEngine {
             ))),
             Some(s) => Ok(s),
         }
+        .map_err(|e| Self::hide_absence(tx, ty, e))?;
+        self.authorize(tx, Action::Read, ty, &stored.json().unwrap_or_default())?;
+        Ok(stored)
     }
 
     /// Create with a server-assigned id; with `If-None-Exist`, returns the one match instead.
@@ -154,6 +204,8 @@ impl FhirEngine {
         if_none_exist: Option<&str>,
     ) -> FhirResult<Written> {
         self.check_type(ty)?;
+        Self::check_writable(ty)?;
+        self.authorize(tx, Action::Create, ty, &body)?;
         self.validate(ty, &body, IdRule::Assigned)?;
         if let Some(query) = if_none_exist {
             let criteria = Criteria::parse(ty, query.trim_start_matches('?'))?;
@@ -165,6 +217,8 @@ impl FhirEngine {
                     let stored = store::current(tx, ty, id, false)
                         .await?
                         .expect("matched row exists");
+                    // Returning the match reads it.
+                    self.authorize(tx, Action::Read, ty, &stored.json().unwrap_or_default())?;
                     return Ok(Written {
                         stored,
                         created: false,
@@ -189,6 +243,8 @@ impl FhirEngine {
         id: &str,
         mut body: Value,
     ) -> FhirResult<Written> {
+        Self::check_writable(ty)?;
+        self.authorize(tx, Action::Create, ty, &body)?;
         let stored = store::write_version(tx, ty, id, None, "POST", Some(&mut body)).await?;
         Ok(Written {
             stored,
@@ -207,10 +263,18 @@ impl FhirEngine {
     ) -> FhirResult<Written> {
         self.check_type(ty)?;
         Self::check_id(id)?;
+        Self::check_writable(ty)?;
+        tx.grant().require(Action::Update, ty)?;
         self.validate(ty, &body, IdRule::MustBe(id))?;
         let previous = store::current(tx, ty, id, true).await?;
-        check_if_match(if_match, previous.as_ref(), ty, id)?;
         let created = previous.as_ref().is_none_or(|p| p.deleted);
+        match previous.as_ref().and_then(Stored::json) {
+            // Both the version replaced and the new one must be the caller's to change.
+            Some(old) => self.authorize(tx, Action::Update, ty, &old)?,
+            None => self.authorize(tx, Action::Create, ty, &body)?,
+        }
+        self.authorize(tx, Action::Update, ty, &body)?;
+        check_if_match(if_match, previous.as_ref(), ty, id)?;
         let stored =
             store::write_version(tx, ty, id, previous.as_ref(), "PUT", Some(&mut body)).await?;
         Ok(Written { stored, created })
@@ -278,6 +342,8 @@ impl FhirEngine {
     ) -> FhirResult<Written> {
         self.check_type(ty)?;
         Self::check_id(id)?;
+        Self::check_writable(ty)?;
+        tx.grant().require(Action::Update, ty)?;
         let operations: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|e| {
             FhirError::invalid(format!(
                 "the body is not a JSON Patch document (an array of operations): {e}"
@@ -288,8 +354,9 @@ impl FhirEngine {
             Some(p) if p.deleted => return Err(FhirError::gone(format!("{ty}/{id} was deleted"))),
             Some(p) => p,
         };
-        check_if_match(if_match, Some(&previous), ty, id)?;
         let mut resource = previous.json().expect("live resource has content");
+        self.authorize(tx, Action::Update, ty, &resource)?;
+        check_if_match(if_match, Some(&previous), ty, id)?;
         json_patch::patch(&mut resource, &operations).map_err(|e| {
             FhirError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -305,6 +372,7 @@ impl FhirEngine {
                 );
                 e
             })?;
+        self.authorize(tx, Action::Update, ty, &resource)?;
         let stored =
             store::write_version(tx, ty, id, Some(&previous), "PATCH", Some(&mut resource)).await?;
         Ok(Written {
@@ -342,12 +410,15 @@ impl FhirEngine {
     ) -> FhirResult<Option<Stored>> {
         self.check_type(ty)?;
         Self::check_id(id)?;
+        Self::check_writable(ty)?;
+        tx.grant().require(Action::Delete, ty)?;
         match store::current(tx, ty, id, true).await? {
             None => Err(FhirError::not_found(format!("{ty}/{id} does not exist"))),
             Some(p) if p.deleted => Ok(None),
-            Some(p) => Ok(Some(
-                store::write_version(tx, ty, id, Some(&p), "DELETE", None).await?,
-            )),
+            Some(p) => Ok(Some({
+                self.authorize(tx, Action::Delete, ty, &p.json().unwrap_or_default())?;
+                store::write_version(tx, ty, id, Some(&p), "DELETE", None).await?
+            })),
         }
     }
 

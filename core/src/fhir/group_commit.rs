@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::outcome::{FhirError, FhirResult};
 use super::store::{self, Stored};
+use crate::auth::rbac::Grant;
 use crate::db::{Access, Backend, Database};
 
 /// More per batch only lengthens the wait of the first one in it.
@@ -129,7 +130,9 @@ async fn write_in_one_transaction(
     tenant: &str,
     jobs: &[Job],
 ) -> FhirResult<Vec<Stored>> {
-    let mut tx = db.tenant_tx(tenant, Access::SingleStatementWrite).await?;
+    let mut tx = db
+        .tenant_tx(&Grant::system(tenant), Access::SingleStatementWrite)
+        .await?;
     let new = jobs
         .iter()
         .map(|j| (j.resource_type.clone(), j.id.clone(), j.resource.clone()))

@@ -1,5 +1,6 @@
 //! FHIR R4: validation, versioned storage, interactions, Bundles and the CapabilityStatement.
 
+pub mod access;
 pub mod bundle;
 pub mod capability;
 pub mod criteria;

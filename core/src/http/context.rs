@@ -1,23 +1,105 @@
 //! Who is calling and for which tenant: the single checkpoint every tenant route passes.
 //!
-//! Today it resolves the tenant from the URL and checks it exists. Sign-on (issue #4) adds
-//! the verified token here: the tenant and roles will come from the token and must agree
-//! with the URL, and no handler will need to change.
+//! The identity comes from a verified bearer token only (design.md invariant 2). The URL
+//! names the tenant the caller wants; the token must be good for it, or the answer is 403 —
+//! the same 403 whether or not that tenant exists, so tenants cannot be probed. Then the
+//! caller's roles in that tenant become the [`Grant`] every interaction checks.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
-use std::collections::HashMap;
+use axum::http::{header, StatusCode};
 
 use super::AppState;
+use crate::audit::AuditSlot;
+use crate::auth::rbac::Grant;
 use crate::fhir::outcome::{FhirError, Issue};
 
-/// The tenant a request acts for, and the FHIR base URL it sees.
+/// The tenant a request acts for, who acts, and the FHIR base URL it sees.
 #[derive(Debug, Clone)]
 pub struct TenantContext {
     pub tenant: String,
     /// e.g. `http://127.0.0.1:8080/t/acme/fhir`
     pub fhir_base: String,
+    /// What the caller may do here; every transaction carries it.
+    pub grant: Arc<Grant>,
+}
+
+/// The tenant named by the URL, unverified: for public endpoints (`metadata`, SMART
+/// discovery) that reveal nothing about the tenant.
+#[derive(Debug, Clone)]
+pub struct PublicTenant {
+    pub tenant: String,
+    pub origin: String,
+}
+
+fn url_tenant(parts: &Parts) -> Option<String> {
+    // `/t/{tenant}/...`: read from the path itself so that every route shape works.
+    let mut segments = parts.uri.path().split('/');
+    (segments.nth(1) == Some("t"))
+        .then(|| segments.next().map(str::to_string))
+        .flatten()
+        .filter(|t| !t.is_empty())
+}
+
+pub fn origin(state: &AppState, parts: &Parts) -> String {
+    match &state.config.base_url {
+        Some(base) => base.clone(),
+        None => {
+            let host = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    }
+}
+
+fn unauthorized(message: impl Into<String>) -> FhirError {
+    FhirError::new(StatusCode::UNAUTHORIZED, Issue::error("login", message))
+}
+
+fn forbidden(message: impl Into<String>) -> FhirError {
+    FhirError::new(StatusCode::FORBIDDEN, Issue::error("forbidden", message))
+}
+
+/// The bearer token of a request, if it sent one.
+pub fn bearer_token(parts: &Parts) -> Result<Option<&str>, FhirError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| unauthorized("the Authorization header is not readable text"))?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim()))
+        }
+        _ => Err(unauthorized(
+            "the Authorization header must be `Bearer <access token>`",
+        )),
+    }
+}
+
+impl FromRequestParts<AppState> for PublicTenant {
+    type Rejection = FhirError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let tenant =
+            url_tenant(parts).ok_or_else(|| FhirError::not_found("no tenant in the URL"))?;
+        Ok(PublicTenant {
+            tenant,
+            origin: origin(state, parts),
+        })
+    }
 }
 
 impl FromRequestParts<AppState> for TenantContext {
@@ -27,39 +109,66 @@ impl FromRequestParts<AppState> for TenantContext {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| FhirError::not_found("no tenant in the URL"))?;
-        let tenant = params
-            .get("tenant")
-            .cloned()
-            .ok_or_else(|| FhirError::not_found("no tenant in the URL"))?;
-        // Unknown and forbidden tenants answer alike, so tenant names cannot be probed.
-        if !state
-            .tenants
-            .exists(&tenant)
-            .await
-            .map_err(FhirError::from)?
-        {
-            return Err(FhirError::new(
-                StatusCode::NOT_FOUND,
-                Issue::error("not-found", format!("unknown tenant {tenant:?}")),
-            ));
+        // Path params must exist for tenant routes; read the tenant from the path itself.
+        let _ = Path::<HashMap<String, String>>::from_request_parts(parts, state).await;
+        let tenant =
+            url_tenant(parts).ok_or_else(|| FhirError::not_found("no tenant in the URL"))?;
+        let slot = parts.extensions.get::<AuditSlot>().cloned();
+        if let Some(slot) = &slot {
+            slot.set_tenant(&tenant);
         }
-        let origin = match &state.config.base_url {
-            Some(base) => base.clone(),
-            None => {
-                let host = parts
-                    .headers
-                    .get(axum::http::header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or("localhost");
-                format!("http://{host}")
-            }
-        };
-        Ok(TenantContext {
-            fhir_base: format!("{origin}/t/{tenant}/fhir"),
-            tenant,
-        })
+        let result = authorize(parts, state, &tenant, slot.as_ref()).await;
+        if let (Err(err), Some(slot)) = (&result, &slot) {
+            slot.set_failure(err.message());
+        }
+        result
     }
+}
+
+async fn authorize(
+    parts: &Parts,
+    state: &AppState,
+    tenant: &str,
+    slot: Option<&AuditSlot>,
+) -> Result<TenantContext, FhirError> {
+    let token = bearer_token(parts)?.ok_or_else(|| {
+        unauthorized("this endpoint needs a bearer token (Authorization: Bearer <access token>)")
+    })?;
+    let principal = state
+        .auth
+        .authenticate(token)
+        .await
+        .map_err(|e| unauthorized(e.to_string()))?;
+    if let Some(slot) = slot {
+        slot.set_principal(&principal);
+    }
+    // The token decides the tenant; the URL may only name one the token is good for.
+    if !principal.may_act_for(tenant) {
+        return Err(forbidden("this token is not valid for this tenant"));
+    }
+    if !state
+        .tenants
+        .exists(tenant)
+        .await
+        .map_err(FhirError::from)?
+    {
+        return Err(FhirError::new(
+            StatusCode::NOT_FOUND,
+            Issue::error("not-found", format!("unknown tenant {tenant:?}")),
+        ));
+    }
+    let grant = state.auth.grant(&principal, tenant);
+    if let Some(slot) = slot {
+        slot.set_roles(&grant.roles);
+    }
+    if grant.is_empty() {
+        return Err(forbidden(
+            "you hold no Tessera role in this tenant; ask its administrator for one",
+        ));
+    }
+    Ok(TenantContext {
+        fhir_base: format!("{}/t/{tenant}/fhir", origin(state, parts)),
+        tenant: tenant.to_string(),
+        grant: Arc::new(grant),
+    })
 }

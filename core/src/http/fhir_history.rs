@@ -9,8 +9,10 @@ use super::context::TenantContext;
 use super::fhir_routes::{InstancePath, Reply, TypePath};
 use super::negotiate::{wants_pretty, FhirResponse};
 use super::AppState;
+use crate::auth::rbac::{Action, Reach};
 use crate::clock;
 use crate::db::Access;
+use crate::fhir::access;
 use crate::fhir::outcome::{FhirError, FhirResult};
 use crate::fhir::store::{self, HistoryCursor, HistoryScope, Stored};
 use crate::in_tenant_tx;
@@ -54,7 +56,7 @@ pub(super) async fn history_instance(
         id: Some(p.id.clone()),
     };
     // An instance that never existed is 404, not an empty history.
-    in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
+    in_tenant_tx!(state.db, &ctx.grant, Access::Read, |tx| {
         match store::current(&mut tx, &p.ty, &p.id, false).await? {
             Some(_) => Ok(()),
             None => Err(FhirError::not_found(format!(
@@ -113,7 +115,10 @@ async fn history(
             }
         }
     }
-    let versions = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
+    if let Some(ty) = &scope.resource_type {
+        ctx.grant.require(Action::Read, ty)?;
+    }
+    let versions = in_tenant_tx!(state.db, &ctx.grant, Access::Read, |tx| {
         FhirResult::Ok(store::history(&mut tx, &scope, since, cursor.as_ref(), count + 1).await?)
     })?;
     let has_more = versions.len() as i64 > count;
@@ -147,8 +152,22 @@ async fn history(
             );
         }
     }
+    // Versions the caller may not read are left out (a deletion has no content to place in
+    // a compartment, so it shows only to those who may read the type everywhere).
+    let registry = state.engine.registry();
+    let visible = |s: &&&Stored| match s.json() {
+        Some(resource) => access::allows(
+            &ctx.grant,
+            registry,
+            Action::Read,
+            &s.resource_type,
+            &resource,
+        ),
+        None => ctx.grant.reach(Action::Read, &s.resource_type) == Some(Reach::Everywhere),
+    };
     let entries: Vec<Value> = page
         .iter()
+        .filter(visible)
         .map(|s| history_entry(&ctx.fhir_base, s))
         .collect();
     let bundle = json!({

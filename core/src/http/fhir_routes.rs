@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
-use super::context::TenantContext;
+use super::context::{PublicTenant, TenantContext};
 use super::negotiate::{prefer_return, wants_pretty, FhirJson, FhirResponse};
 use super::{fhir_history, fhir_search, AppState};
 use crate::clock;
@@ -152,14 +152,16 @@ fn write_response(
         .pretty(wants_pretty(query))
 }
 
+/// The CapabilityStatement is public (FHIR clients read it before signing in); it says
+/// nothing about the tenant, not even whether it exists.
 async fn metadata(
     State(state): State<AppState>,
-    ctx: TenantContext,
+    tenant: PublicTenant,
     RawQuery(query): RawQuery,
 ) -> Reply {
     let cs = capability_statement(
         state.engine.schema(),
-        &ctx.fhir_base,
+        &format!("{}/t/{}/fhir", tenant.origin, tenant.tenant),
         env!("CARGO_PKG_VERSION"),
     );
     Ok(FhirResponse::json(StatusCode::OK, &cs).pretty(wants_pretty(query.as_deref())))
@@ -175,7 +177,7 @@ async fn bundle(
     let processor = BundleProcessor {
         engine: &state.engine,
         db: &state.db,
-        tenant: &ctx.tenant,
+        grant: &ctx.grant,
         base: &ctx.fhir_base,
         prefer: prefer_return(&headers, Return::Minimal),
     };
@@ -194,7 +196,7 @@ async fn create(
     state.engine.check_type(&p.ty)?;
     let written = match header_str(&headers, "if-none-exist") {
         // Conditional create searches first, so it needs its own transaction.
-        Some(if_none_exist) => in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
+        Some(if_none_exist) => in_tenant_tx!(state.db, &ctx.grant, Access::Write, |tx| {
             state
                 .engine
                 .create(&mut tx, &p.ty, body.clone(), Some(if_none_exist))
@@ -202,6 +204,7 @@ async fn create(
         })?,
         // A plain create is validated here and committed with concurrent ones (group commit).
         None => {
+            state.engine.authorize_create(&ctx.grant, &p.ty, &body)?;
             state.engine.validate(&p.ty, &body, IdRule::Assigned)?;
             let id = uuid::Uuid::new_v4().to_string();
             let stored = state.creates.create(&ctx.tenant, &p.ty, id, body).await?;
@@ -223,7 +226,7 @@ async fn update(
     FhirJson(body): FhirJson,
 ) -> Reply {
     let if_match = header_str(&headers, "if-match");
-    let written = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
+    let written = in_tenant_tx!(state.db, &ctx.grant, Access::Write, |tx| {
         state
             .engine
             .update(&mut tx, &p.ty, &p.id, body.clone(), if_match)
@@ -242,7 +245,7 @@ async fn conditional_update(
 ) -> Reply {
     let criteria = query.clone().unwrap_or_default();
     let if_match = header_str(&headers, "if-match");
-    let written = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
+    let written = in_tenant_tx!(state.db, &ctx.grant, Access::Write, |tx| {
         state
             .engine
             .conditional_update(&mut tx, &p.ty, &criteria, body.clone(), if_match)
@@ -260,7 +263,7 @@ async fn patch(
     FhirJson(body): FhirJson,
 ) -> Reply {
     let if_match = header_str(&headers, "if-match");
-    let written = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
+    let written = in_tenant_tx!(state.db, &ctx.grant, Access::Write, |tx| {
         state
             .engine
             .patch(&mut tx, &p.ty, &p.id, &body, if_match)
@@ -279,7 +282,7 @@ async fn conditional_patch(
 ) -> Reply {
     let criteria = query.clone().unwrap_or_default();
     let if_match = header_str(&headers, "if-match");
-    let written = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
+    let written = in_tenant_tx!(state.db, &ctx.grant, Access::Write, |tx| {
         state
             .engine
             .conditional_patch(&mut tx, &p.ty, &criteria, &body, if_match)
@@ -293,7 +296,7 @@ async fn delete(
     ctx: TenantContext,
     Path(p): Path<InstancePath>,
 ) -> Reply {
-    let deleted = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| state
+    let deleted = in_tenant_tx!(state.db, &ctx.grant, Access::Write, |tx| state
         .engine
         .delete(&mut tx, &p.ty, &p.id)
         .await)?;
@@ -312,7 +315,7 @@ async fn conditional_delete(
     RawQuery(query): RawQuery,
 ) -> Reply {
     let criteria = query.unwrap_or_default();
-    let deleted = in_tenant_tx!(state.db, &ctx.tenant, Access::Write, |tx| {
+    let deleted = in_tenant_tx!(state.db, &ctx.grant, Access::Write, |tx| {
         state
             .engine
             .conditional_delete(&mut tx, &p.ty, &criteria)
@@ -333,7 +336,7 @@ async fn read(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Reply {
-    let stored = in_tenant_tx!(state.db, &ctx.tenant, Access::SingleStatementRead, |tx| {
+    let stored = in_tenant_tx!(state.db, &ctx.grant, Access::SingleStatementRead, |tx| {
         state.engine.read(&mut tx, &p.ty, &p.id).await
     })?;
     // Conditional read by version: If-None-Match with the current ETag is 304.
@@ -354,7 +357,7 @@ async fn vread(
     Path(p): Path<VersionPath>,
     RawQuery(query): RawQuery,
 ) -> Reply {
-    let stored = in_tenant_tx!(state.db, &ctx.tenant, Access::SingleStatementRead, |tx| {
+    let stored = in_tenant_tx!(state.db, &ctx.grant, Access::SingleStatementRead, |tx| {
         state.engine.vread(&mut tx, &p.ty, &p.id, &p.vid).await
     })?;
     Ok(read_response(&stored, query.as_deref()))

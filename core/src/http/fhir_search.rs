@@ -109,7 +109,7 @@ pub async fn patient_compartment(
         ty: p.ty.clone(),
         id: p.id.clone(),
     };
-    in_tenant_tx!(state.db, &ctx.tenant, Access::SingleStatementRead, |tx| {
+    in_tenant_tx!(state.db, &ctx.grant, Access::SingleStatementRead, |tx| {
         state.engine.read(&mut tx, &instance.ty, &instance.id).await
     })?;
     if p.target == "$everything" {
@@ -191,7 +191,7 @@ async fn first_page(
         self_url: self_url.trim_end_matches('?').to_string(),
         query,
     };
-    let (bundle, snapshot) = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
+    let (bundle, snapshot) = in_tenant_tx!(state.db, &ctx.grant, Access::Read, |tx| {
         searcher.search(&mut tx, scope, request, &links).await
     })?;
     finish_first_page(state, ctx, bundle, snapshot, request, query).await
@@ -327,7 +327,7 @@ async fn page(state: &AppState, ctx: &TenantContext, query: &str) -> Reply {
         registry: state.engine.registry(),
     };
     let registry = state.engine.registry();
-    let bundle = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
+    let bundle = in_tenant_tx!(state.db, &ctx.grant, Access::Read, |tx| {
         async {
             let snapshot = state.engine.snapshots().get(&mut tx, &id).await?;
             // The original request decides includes and shaping on every page.
@@ -414,7 +414,7 @@ async fn everything(state: &AppState, ctx: &TenantContext, patient: &str, query:
             .to_string(),
         query: "",
     };
-    let (bundle, snapshot) = in_tenant_tx!(state.db, &ctx.tenant, Access::Read, |tx| {
+    let (bundle, snapshot) = in_tenant_tx!(state.db, &ctx.grant, Access::Read, |tx| {
         async {
             let matches = searcher.everything(&mut tx, patient, since, &types).await?;
             searcher

@@ -1,11 +1,13 @@
 //! The HTTP server: the router reads as the table of contents of the API.
 
 mod context;
+mod fhir_audit;
 mod fhir_history;
 mod fhir_routes;
 mod fhir_search;
 pub mod negotiate;
 mod ops;
+mod smart;
 
 use std::sync::Arc;
 
@@ -14,13 +16,15 @@ use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::trace::TraceLayer;
 
+use crate::audit::AuditLog;
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::db::Database;
 use crate::fhir::engine::FhirEngine;
 use crate::fhir::group_commit::CreateQueue;
 use crate::tenants::Tenants;
 
-pub use context::TenantContext;
+pub use context::{PublicTenant, TenantContext};
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -32,10 +36,21 @@ pub struct AppState {
     /// Plain creates go through group commit.
     pub creates: CreateQueue,
     pub metrics: PrometheusHandle,
+    /// Token verification and role mapping.
+    pub auth: Arc<Auth>,
+    pub audit: AuditLog,
 }
 
 pub fn router(state: AppState) -> Router {
-    let fhir = fhir_routes::routes().layer(axum::middleware::from_fn(negotiate::require_json));
+    // AuditEvent's own routes come first: static segments win over `{type}`.
+    let fhir = fhir_audit::routes()
+        .merge(smart::routes())
+        .merge(fhir_routes::routes())
+        .layer(axum::middleware::from_fn(negotiate::require_json))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::middleware::audit_requests,
+        ));
     Router::new()
         .merge(ops::routes())
         .merge(fhir)

@@ -15,7 +15,17 @@ pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 
 impl IntoResponse for FhirError {
     fn into_response(self) -> Response {
-        FhirResponse::json(self.status, &self.to_outcome()).into_response()
+        let mut response = FhirResponse::json(self.status, &self.to_outcome()).into_response();
+        if self.status == axum::http::StatusCode::UNAUTHORIZED {
+            // RFC 6750: say which scheme is expected and that the token was the problem.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static(
+                    "Bearer realm=\"tessera\", error=\"invalid_token\"",
+                ),
+            );
+        }
+        response
     }
 }
 

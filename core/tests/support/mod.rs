@@ -3,13 +3,25 @@
 //! TESSERA_TEST_POSTGRES_URL) that is dropped afterwards.
 #![allow(dead_code)]
 
+pub mod oidc;
+
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sqlx::{Connection, Executor};
 use tessera_core::config::Config;
 use tessera_core::server::{self, RunningServer};
 
+pub use tessera_core::auth::local::TokenRequest;
 pub use tessera_core::db::Backend;
+
+/// The tenant of a `/t/{tenant}/...` URL.
+fn tenant_of(url: &str) -> Option<String> {
+    let path = url::Url::parse(url).ok()?.path().to_string();
+    let mut segments = path.split('/');
+    (segments.nth(1) == Some("t"))
+        .then(|| segments.next().map(str::to_string))
+        .flatten()
+}
 
 pub fn postgres_admin_url() -> String {
     std::env::var("TESSERA_TEST_POSTGRES_URL")
@@ -24,6 +36,7 @@ pub struct TestServer {
     pub config: Config,
     dir: tempfile::TempDir,
     pg_database: Option<String>,
+    tokens: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// A response: status, headers and the body parsed as JSON (Null when empty).
@@ -122,6 +135,7 @@ impl TestServer {
             config,
             dir,
             pg_database,
+            tokens: Default::default(),
         }
     }
 
@@ -158,13 +172,25 @@ impl TestServer {
         headers: &[(&str, &str)],
     ) -> Reply {
         let mut req = self.client.request(method, url);
+        // Requests sign in as the tenant's org-admin through the server's local issuer,
+        // unless the test passes its own `authorization` header (an empty one sends none).
+        let explicit = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+        if explicit.is_none() {
+            if let Some(tenant) = tenant_of(url) {
+                req = req.bearer_auth(self.token(&tenant, &["org-admin"]));
+            }
+        }
         if let Some(body) = body {
             req = req
                 .header("content-type", "application/fhir+json")
                 .body(body.to_string());
         }
         for (k, v) in headers {
-            req = req.header(*k, *v);
+            if !(k.eq_ignore_ascii_case("authorization") && v.is_empty()) {
+                req = req.header(*k, *v);
+            }
         }
         let response = req.send().await.expect("request sent");
         let status = response.status();
@@ -179,6 +205,57 @@ impl TestServer {
             status,
             headers,
             body,
+        }
+    }
+
+    /// A token from the server's local issuer for `tenant` with `roles`.
+    /// Cached per tenant and roles, as a client keeps its token.
+    pub fn token(&self, tenant: &str, roles: &[&str]) -> String {
+        let key = format!("{tenant}:{}", roles.join(","));
+        if let Some(t) = self.tokens.lock().unwrap().get(&key) {
+            return t.clone();
+        }
+        let token = self.token_for(TokenRequest {
+            tenant: tenant.into(),
+            subject: format!("test-{}", roles.join("-")),
+            username: Some(format!("test {}", roles.join(" "))),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            patient: None,
+            lifetime_seconds: 3600,
+        });
+        self.tokens.lock().unwrap().insert(key, token.clone());
+        token
+    }
+
+    pub fn token_for(&self, request: TokenRequest) -> String {
+        self.state()
+            .auth
+            .local
+            .as_ref()
+            .expect("the local issuer is on in tests")
+            .issue(&request)
+            .expect("token issued")
+    }
+
+    /// A request with `token` as its bearer token (`None`: no Authorization header).
+    pub async fn as_user(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let auth = token.map(|t| format!("Bearer {t}")).unwrap_or_default();
+        self.request(method, url, body, &[("authorization", &auth)])
+            .await
+    }
+
+    /// A raw request builder signed in as the URL tenant's org-admin.
+    pub fn authed(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
+        let req = self.client.request(method, url);
+        match tenant_of(url) {
+            Some(tenant) => req.bearer_auth(self.token(&tenant, &["org-admin"])),
+            None => req,
         }
     }
 

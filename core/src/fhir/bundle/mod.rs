@@ -100,7 +100,8 @@ pub enum Return {
 pub struct BundleProcessor<'a> {
     pub engine: &'a FhirEngine,
     pub db: &'a Database,
-    pub tenant: &'a str,
+    /// The caller: its tenant and what it may do (each entry is checked against it).
+    pub grant: &'a std::sync::Arc<crate::auth::rbac::Grant>,
     /// The tenant's FHIR base URL, e.g. `http://host/t/acme/fhir`.
     pub base: &'a str,
     pub prefer: Return,
@@ -206,7 +207,7 @@ impl BundleProcessor<'_> {
         }
         if url.starts_with("http://") || url.starts_with("https://") {
             // Another base naming this tenant's FHIR endpoint (e.g. a different host name).
-            let marker = format!("/t/{}/fhir/", self.tenant);
+            let marker = format!("/t/{}/fhir/", self.grant.tenant);
             return url.split_once(&marker).map(|(_, rest)| rest.to_string());
         }
         Some(url.trim_start_matches('/').to_string())
@@ -220,7 +221,7 @@ impl BundleProcessor<'_> {
             } else {
                 Access::Write
             };
-            let outcome = in_tenant_tx!(self.db, self.tenant, access, |tx| self
+            let outcome = in_tenant_tx!(self.db, self.grant, access, |tx| self
                 .run_entry(&mut tx, &entry, false)
                 .await);
             let result = outcome

@@ -16,7 +16,7 @@ use crate::in_tenant_tx;
 impl BundleProcessor<'_> {
     pub(super) async fn transaction(&self, entries: Vec<Entry>) -> FhirResult<Value> {
         check_no_duplicate_targets(&entries)?;
-        let results = in_tenant_tx!(self.db, self.tenant, Access::Write, |tx| {
+        let results = in_tenant_tx!(self.db, self.grant, Access::Write, |tx| {
             self.run_transaction(&mut tx, entries.clone()).await
         })?;
         Ok(self.response_bundle("transaction-response", results))

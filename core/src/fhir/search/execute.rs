@@ -12,8 +12,10 @@ use super::request::{Include, SearchRequest, Summary, Total};
 use super::shape::shape;
 use super::snapshot::{Snapshot, Snapshots};
 use super::sql::{self, Bind, Compartment, Context, Sql};
+use crate::auth::rbac::{Action, Grant, Reach};
 use crate::clock;
 use crate::db::TenantTx;
+use crate::fhir::access::{self, authorize_search};
 use crate::fhir::outcome::{operation_outcome, FhirError, FhirResult, Issue};
 
 /// Page size when `_count` is not given.
@@ -95,7 +97,9 @@ impl Searcher<'_> {
         q: &mut Sql,
         scope: &Scope,
         request: &SearchRequest,
+        grant: &Grant,
     ) -> FhirResult<String> {
+        let scope = &authorize_search(grant, all_types(), scope, request)?;
         let compartment = match (&scope.patient, &scope.resource_type) {
             (Some(patient), Some(ty)) => Some(Compartment {
                 patient_id: patient.clone(),
@@ -129,7 +133,8 @@ impl Searcher<'_> {
     ) -> FhirResult<usize> {
         let ctx = self.context(fhir_base);
         let mut q = Sql::new(tx.tenant());
-        let clause = self.where_clause(&ctx, &mut q, scope, request)?;
+        let grant = tx.grant().clone();
+        let clause = self.where_clause(&ctx, &mut q, scope, request, &grant)?;
         let text = format!("SELECT COUNT(*) AS n FROM resources r WHERE {clause}");
         let row = bind_all(sqlx::query(&text), &q.binds)
             .fetch_one(tx.conn())
@@ -148,9 +153,10 @@ impl Searcher<'_> {
     ) -> FhirResult<Vec<(String, String)>> {
         let ctx = self.context(fhir_base);
         let mut q = Sql::new(tx.tenant());
+        let grant = tx.grant().clone();
         let (columns, order) =
             sql::sort(&ctx, &mut q, scope.resource_type.as_deref(), &request.sort);
-        let clause = self.where_clause(&ctx, &mut q, scope, request)?;
+        let clause = self.where_clause(&ctx, &mut q, scope, request, &grant)?;
         let text = format!(
             "SELECT x.resource_type, x.id FROM (SELECT r.resource_type, r.id{columns} FROM resources r \
              WHERE {clause}) x ORDER BY {order} LIMIT {limit}"
@@ -176,7 +182,7 @@ impl Searcher<'_> {
         let mut q = Sql::new(tenant);
         let (columns, order) =
             sql::sort(&ctx, &mut q, scope.resource_type.as_deref(), &request.sort);
-        let clause = self.where_clause(&ctx, &mut q, scope, request)?;
+        let clause = self.where_clause(&ctx, &mut q, scope, request, &Grant::system(tenant))?;
         Ok((
             format!(
                 "SELECT x.resource_type, x.id FROM (SELECT r.resource_type, r.id{columns} FROM resources r \
@@ -267,6 +273,11 @@ impl Searcher<'_> {
         since: Option<i64>,
         types: &[String],
     ) -> FhirResult<Vec<(String, String)>> {
+        if let Reach::PatientCompartment(own) = tx.grant().require(Action::Read, "Patient")? {
+            if own != patient {
+                return Err(access::outside_compartment());
+            }
+        }
         let mut q = Sql::new(tx.tenant());
         let target = q.text(format!("Patient/{patient}"));
         let mut branches = Vec::new();
@@ -375,9 +386,24 @@ impl Searcher<'_> {
         total: Option<usize>,
         warnings: &[Issue],
     ) -> FhirResult<Value> {
-        let found = fetch(tx, page).await?;
+        // What the caller may not read never leaves, whichever way it was reached (a match,
+        // an include, a paging link made by someone else in the tenant).
+        let grant = tx.grant().clone();
+        let visible = |(ty, _, resource): &Found| {
+            access::allows(&grant, self.registry, Action::Read, ty, resource)
+        };
+        let mut found = fetch(tx, page).await?;
+        found.retain(visible);
         let mut warnings = warnings.to_vec();
-        let included = self.included(tx, request, &found, &mut warnings).await?;
+        let mut included = self.included(tx, request, &found, &mut warnings).await?;
+        let before = included.len();
+        included.retain(visible);
+        if included.len() < before {
+            warnings.push(Issue::information(format!(
+                "{} included resource(s) you may not read were left out",
+                before - included.len()
+            )));
+        }
         let mut bundle = bundle_head(total);
         let mut entries = Vec::with_capacity(found.len() + included.len() + 1);
         for (ty, id, resource) in found {
@@ -617,4 +643,15 @@ async fn revinclude_sources(
         .into_iter()
         .map(|id| (inc.source_type.clone(), id))
         .collect())
+}
+
+/// Every R4 resource type, for searches across types.
+fn all_types() -> &'static [String] {
+    static TYPES: OnceLock<Vec<String>> = OnceLock::new();
+    TYPES.get_or_init(|| {
+        crate::server::shared_schema()
+            .resource_types()
+            .map(str::to_string)
+            .collect()
+    })
 }

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::auth::rbac::Grant;
 use crate::clock;
 use crate::db::{Access, Backend, Database, TenantTx};
 
@@ -57,7 +58,7 @@ impl Snapshots {
         let now = clock::now_micros();
         match db.backend() {
             Backend::Postgres => {
-                let mut tx = db.tenant_tx(tenant, Access::Write).await?;
+                let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Write).await?;
                 // Snapshots are disposable: their commit need not wait for a disk flush.
                 sqlx::query("SET LOCAL synchronous_commit = off")
                     .execute(tx.conn())

@@ -1,0 +1,234 @@
+//! Bearer token verification: the only way a request gets an identity.
+//!
+//! Order matters. The algorithm is checked against the allowlist before any key is looked
+//! at, so `alg: none` and every HMAC algorithm (which would let a public key be used as a
+//! shared secret) are refused outright. The unverified `iss` only chooses which issuer's
+//! keys to try; nothing else in the token is believed before the signature checks.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, Validation};
+use ring::digest;
+use serde_json::Value;
+
+use super::issuers::IssuerConfig;
+use super::jwks::{KeyError, KeySource};
+use super::principal::Principal;
+
+/// Asymmetric algorithms only.
+const ALLOWED: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Why a token was refused. The message goes to the client (it names no secrets) and to
+/// the audit trail.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("the token is not a well-formed JWT")]
+    Malformed,
+    #[error("the token's algorithm {0:?} is not accepted (only RS*, PS*, ES256/384 and EdDSA)")]
+    Algorithm(String),
+    #[error("the token's issuer {0:?} is not trusted by this server")]
+    UnknownIssuer(String),
+    #[error("{0}")]
+    Key(String),
+    #[error("the token's signature is not valid")]
+    Signature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet (nbf)")]
+    NotYetValid,
+    #[error("the token was not issued for this server (aud/azp)")]
+    Audience,
+    #[error("the token is not acceptable: {0}")]
+    Claims(String),
+}
+
+struct TrustedIssuer {
+    config: IssuerConfig,
+    keys: KeySource,
+}
+
+/// Verified tokens remembered until they expire, keyed by the SHA-256 of the whole token, so
+/// a client sending the same token on every request pays for the signature once.
+struct VerifiedCache {
+    entries: Mutex<HashMap<[u8; 32], Principal>>,
+}
+
+const CACHE_CAPACITY: usize = 10_000;
+
+impl VerifiedCache {
+    fn get(&self, digest: &[u8; 32], now: i64) -> Option<Principal> {
+        let entries = self.entries.lock().expect("cache lock");
+        entries.get(digest).filter(|p| p.expires_at > now).cloned()
+    }
+
+    fn put(&self, digest: [u8; 32], principal: Principal, now: i64) {
+        let mut entries = self.entries.lock().expect("cache lock");
+        if entries.len() >= CACHE_CAPACITY {
+            entries.retain(|_, p| p.expires_at > now);
+            if entries.len() >= CACHE_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(digest, principal);
+    }
+}
+
+pub struct Verifier {
+    issuers: HashMap<String, TrustedIssuer>,
+    leeway_seconds: u64,
+    cache: VerifiedCache,
+}
+
+fn sha256(token: &str) -> [u8; 32] {
+    let d = digest::digest(&digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+fn now_seconds() -> i64 {
+    crate::clock::now_micros() / 1_000_000
+}
+
+/// The payload's `iss`, read without trusting anything else.
+fn unverified_issuer(token: &str) -> Result<String, TokenError> {
+    let payload = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| TokenError::Malformed)?;
+    let claims: Value = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
+    claims["iss"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| TokenError::Claims("no issuer (iss)".into()))
+}
+
+/// Reads the header's `alg` as text first, so `none` and unknown names get a clear refusal.
+fn header_algorithm(token: &str) -> Result<Algorithm, TokenError> {
+    let header = token.split('.').next().ok_or(TokenError::Malformed)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| TokenError::Malformed)?;
+    let header: Value = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
+    let name = header["alg"].as_str().ok_or(TokenError::Malformed)?;
+    let alg: Algorithm = name
+        .parse()
+        .map_err(|_| TokenError::Algorithm(name.to_string()))?;
+    if ALLOWED.contains(&alg) {
+        Ok(alg)
+    } else {
+        Err(TokenError::Algorithm(name.to_string()))
+    }
+}
+
+impl Verifier {
+    pub fn new(leeway_seconds: u64) -> Verifier {
+        Verifier {
+            issuers: HashMap::new(),
+            leeway_seconds,
+            cache: VerifiedCache {
+                entries: Mutex::new(HashMap::new()),
+            },
+        }
+    }
+
+    pub fn trust(&mut self, config: IssuerConfig, keys: KeySource) {
+        self.issuers
+            .insert(config.issuer.clone(), TrustedIssuer { config, keys });
+    }
+
+    pub fn issuer(&self, iss: &str) -> Option<&IssuerConfig> {
+        self.issuers.get(iss).map(|t| &t.config)
+    }
+
+    pub fn issuers(&self) -> impl Iterator<Item = &IssuerConfig> {
+        self.issuers.values().map(|t| &t.config)
+    }
+
+    /// Verifies `token` and returns who it speaks for.
+    pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        let digest = sha256(token);
+        let now = now_seconds();
+        if let Some(principal) = self.cache.get(&digest, now) {
+            return Ok(principal);
+        }
+        let principal = self.verify_uncached(token).await?;
+        self.cache.put(digest, principal.clone(), now);
+        Ok(principal)
+    }
+
+    /// The full check, without the cache (the benchmark measures both).
+    pub async fn verify_uncached(&self, token: &str) -> Result<Principal, TokenError> {
+        if token.split('.').count() != 3 {
+            return Err(TokenError::Malformed);
+        }
+        let alg = header_algorithm(token)?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let iss = unverified_issuer(token)?;
+        let trusted = self
+            .issuers
+            .get(&iss)
+            .ok_or_else(|| TokenError::UnknownIssuer(iss.clone()))?;
+        let key = trusted
+            .keys
+            .key(header.kid.as_deref())
+            .await
+            .map_err(|e| match e {
+                KeyError::UnknownKey(_) => TokenError::Key(e.to_string()),
+                KeyError::Fetch(_) => TokenError::Key(
+                    "the issuer's signing keys cannot be fetched right now; try again".into(),
+                ),
+            })?;
+        // The key decides the algorithm family; a JWK that names its algorithm decides it
+        // exactly.
+        if !key.family.fits(alg) || key.algorithm.is_some_and(|a| a != alg) {
+            return Err(TokenError::Algorithm(format!("{alg:?}")));
+        }
+        let mut validation = Validation::new(alg);
+        validation.leeway = self.leeway_seconds;
+        validation.validate_nbf = true;
+        validation.validate_aud = false; // checked below together with azp
+        validation.set_issuer(&[iss.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        let data = jsonwebtoken::decode::<Value>(token, &key.key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            match e.kind() {
+                K::InvalidSignature => TokenError::Signature,
+                K::ExpiredSignature => TokenError::Expired,
+                K::ImmatureSignature => TokenError::NotYetValid,
+                K::InvalidIssuer => TokenError::UnknownIssuer(iss.clone()),
+                K::MissingRequiredClaim(c) => TokenError::Claims(format!("no {c} claim")),
+                K::InvalidAlgorithm => TokenError::Algorithm(format!("{alg:?}")),
+                _ => TokenError::Claims(e.to_string()),
+            }
+        })?;
+        let claims = data.claims;
+        let aud: Vec<String> = match &claims["aud"] {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            _ => vec![],
+        };
+        if !trusted
+            .config
+            .accepts_audience(&aud, claims["azp"].as_str())
+        {
+            return Err(TokenError::Audience);
+        }
+        Principal::from_claims(&trusted.config, &claims).map_err(TokenError::Claims)
+    }
+}

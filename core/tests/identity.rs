@@ -1,0 +1,856 @@
+//! Identity and access against a real OpenID provider (npm `oidc-provider` serving
+//! Keycloak-shaped realms, `tests/oidc/`): Keycloak tokens sign in, hostile tokens are
+//! refused and audited, roles decide what each caller may do on every read path, the tenant
+//! comes from the token, and the audit trail is append-only.
+
+mod support;
+
+use base64::Engine as _;
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::oidc::Provider;
+use support::{Backend, TestServer};
+use tessera_core::auth::issuers::IssuerConfig;
+
+/// A server trusting realm `acme` for tenant acme only (one realm per organization) and
+/// realm `globex` as a shared realm whose `organization` claim names the tenant.
+async fn start(backend: Backend, provider: &Provider) -> TestServer {
+    let acme: IssuerConfig = serde_yaml::from_str(&format!(
+        "issuer: {}\ntenants: [acme]\nclient_id: tessera\n",
+        provider.issuer("acme")
+    ))
+    .unwrap();
+    let shared: IssuerConfig = serde_yaml::from_str(&format!(
+        "issuer: {}\ntenants: ['*']\ntenant_claim: organization\nclient_id: tessera\n",
+        provider.issuer("globex")
+    ))
+    .unwrap();
+    let s = TestServer::start_with(backend, |c| {
+        c.auth.issuers = vec![acme, shared];
+        // Short enough that tests do not wait long, long enough to show rate limiting.
+        c.auth.jwks_min_refetch_seconds = 2;
+    })
+    .await;
+    s.tenant("acme").await;
+    s.tenant("globex").await;
+    s
+}
+
+async fn call(
+    s: &TestServer,
+    token: &str,
+    method: Method,
+    url: &str,
+    body: Option<&Value>,
+) -> support::Reply {
+    s.as_user(Some(token), method, url, body).await
+}
+
+fn b64(v: &Value) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Audit events of `tenant` as its org-admin sees them (after flushing the writer).
+async fn audit(s: &TestServer, tenant: &str, query: &str) -> Vec<Value> {
+    s.state().audit.flush().await;
+    let reply = s
+        .get(&format!(
+            "{}/AuditEvent?{query}&_count=1000",
+            s.fhir(tenant)
+        ))
+        .await
+        .expect(200);
+    reply.body["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"].clone())
+        .collect()
+}
+
+async fn keycloak_tokens_and_roles(s: &TestServer, p: &Provider) {
+    let base = s.fhir("acme");
+    let alice = p.password_token("acme", "alice").await; // clinician (realm role)
+    let bob = p.password_token("acme", "bob").await; // front-desk
+    let carol = p.password_token("acme", "carol").await; // org-admin (client role)
+    let dave = p.password_token("acme", "dave").await; // no Tessera role
+
+    // A clinician reads and writes clinical records but may not delete them.
+    let created = call(
+        s,
+        &alice,
+        Method::POST,
+        &format!("{base}/Patient"),
+        Some(&json!({"resourceType": "Patient", "name": [{"family": "Ng"}]})),
+    )
+    .await
+    .expect(201);
+    let pid = created.location_id();
+    let obs = json!({"resourceType": "Observation", "status": "final", "code": {"text": "bp"}, "subject": {"reference": format!("Patient/{pid}")}});
+    call(
+        s,
+        &alice,
+        Method::POST,
+        &format!("{base}/Observation"),
+        Some(&obs),
+    )
+    .await
+    .expect(201);
+    call(
+        s,
+        &alice,
+        Method::GET,
+        &format!("{base}/Patient/{pid}"),
+        None,
+    )
+    .await
+    .expect(200);
+    let refused = call(
+        s,
+        &alice,
+        Method::DELETE,
+        &format!("{base}/Patient/{pid}"),
+        None,
+    )
+    .await
+    .expect(403);
+    assert!(refused.outcome()["issue"][0]["diagnostics"]
+        .as_str()
+        .unwrap()
+        .contains("clinician"));
+    call(
+        s,
+        &alice,
+        Method::GET,
+        &format!("{base}/Patient/{pid}"),
+        None,
+    )
+    .await
+    .expect(200);
+
+    // Front desk: registration yes, clinical records no, on every read path.
+    call(
+        s,
+        &bob,
+        Method::POST,
+        &format!("{base}/Patient"),
+        Some(&json!({"resourceType": "Patient"})),
+    )
+    .await
+    .expect(201);
+    call(s, &bob, Method::GET, &format!("{base}/Observation"), None)
+        .await
+        .expect(403);
+    call(
+        s,
+        &bob,
+        Method::GET,
+        &format!("{base}/Observation/_history"),
+        None,
+    )
+    .await
+    .expect(403);
+    call(
+        s,
+        &bob,
+        Method::POST,
+        &format!("{base}/Observation"),
+        Some(&obs),
+    )
+    .await
+    .expect(403);
+    // _revinclude of Observations is filtered out of a Patient search ...
+    let found = call(
+        s,
+        &bob,
+        Method::GET,
+        &format!("{base}/Patient?_id={pid}&_revinclude=Observation:subject"),
+        None,
+    )
+    .await
+    .expect(200);
+    let types: Vec<&str> = found.body["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["resource"]["resourceType"].as_str())
+        .collect();
+    assert!(
+        types.contains(&"Patient") && !types.contains(&"Observation"),
+        "{types:?}"
+    );
+    let as_clinician = call(
+        s,
+        &alice,
+        Method::GET,
+        &format!("{base}/Patient?_id={pid}&_revinclude=Observation:subject"),
+        None,
+    )
+    .await
+    .expect(200);
+    assert!(as_clinician.body["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["resource"]["resourceType"] == "Observation"));
+    // ... and _has cannot be used to learn about them.
+    call(
+        s,
+        &bob,
+        Method::GET,
+        &format!("{base}/Patient?_has:Observation:subject:code:text=bp"),
+        None,
+    )
+    .await
+    .expect(403);
+    // A search across types keeps to what front desk may read.
+    let all = call(s, &bob, Method::GET, &format!("{base}?_count=100"), None)
+        .await
+        .expect(200);
+    assert!(all.body["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["resource"]["resourceType"] != "Observation"));
+    // History across the tenant leaves out what front desk may not read.
+    let history = call(s, &bob, Method::GET, &format!("{base}/_history"), None)
+        .await
+        .expect(200);
+    assert!(history.body["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["resource"]["resourceType"] != "Observation"));
+    // Each transaction entry is checked: one forbidden entry fails the whole transaction.
+    let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"request": {"method": "POST", "url": "Patient"}, "resource": {"resourceType": "Patient", "name": [{"family": "TxOnly"}]}},
+        {"request": {"method": "POST", "url": "Observation"}, "resource": obs},
+    ]});
+    call(s, &bob, Method::POST, &base, Some(&tx))
+        .await
+        .expect(403);
+    let txonly = call(
+        s,
+        &carol,
+        Method::GET,
+        &format!("{base}/Patient?family=TxOnly"),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        txonly.body["total"], 0,
+        "nothing of the refused transaction was stored"
+    );
+
+    // No Tessera role at all: 403 everywhere.
+    call(s, &dave, Method::GET, &format!("{base}/Patient"), None)
+        .await
+        .expect(403);
+
+    // The org-admin (a Keycloak client role) reads the audit trail: who did what, refusals too.
+    let events = audit(s, "acme", "agent-name=alice").await;
+    assert!(events
+        .iter()
+        .any(|e| e["subtype"][0]["code"] == "create" && e["outcome"] == "0"));
+    let refusal = events
+        .iter()
+        .find(|e| e["action"] == "D")
+        .expect("the refused delete is audited");
+    assert_eq!(refusal["outcome"], "4");
+    assert_eq!(
+        refusal["agent"][0]["who"]["identifier"]["value"],
+        "user-alice"
+    );
+    assert_eq!(
+        refusal["agent"][0]["who"]["identifier"]["system"],
+        p.issuer("acme")
+    );
+    assert!(refusal["agent"][0]["network"]["address"].as_str().is_some());
+    assert_eq!(
+        refusal["entity"][0]["what"]["reference"],
+        format!("Patient/{pid}")
+    );
+    // Clinicians may not read the audit trail; nobody may write it.
+    call(s, &alice, Method::GET, &format!("{base}/AuditEvent"), None)
+        .await
+        .expect(403);
+    let id = refusal["id"].as_str().unwrap();
+    call(
+        s,
+        &carol,
+        Method::GET,
+        &format!("{base}/AuditEvent/{id}"),
+        None,
+    )
+    .await
+    .expect(200);
+    call(
+        s,
+        &carol,
+        Method::DELETE,
+        &format!("{base}/AuditEvent/{id}"),
+        None,
+    )
+    .await
+    .expect(405);
+    call(
+        s,
+        &carol,
+        Method::PUT,
+        &format!("{base}/AuditEvent/{id}"),
+        Some(refusal),
+    )
+    .await
+    .expect(405);
+    call(
+        s,
+        &carol,
+        Method::POST,
+        &format!("{base}/AuditEvent"),
+        Some(refusal),
+    )
+    .await
+    .expect(405);
+    let sneaky = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "PUT", "url": format!("AuditEvent/{id}")}, "resource": refusal}]});
+    let batch = call(s, &carol, Method::POST, &base, Some(&sneaky))
+        .await
+        .expect(200);
+    assert!(batch.body["entry"][0]["response"]["status"]
+        .as_str()
+        .unwrap()
+        .starts_with("405"));
+}
+
+async fn patient_sees_only_their_record(s: &TestServer, p: &Provider) {
+    let base = s.fhir("acme");
+    // pat's token says fhirUser: Patient/pat-1.
+    s.put(
+        &format!("{base}/Patient/pat-1"),
+        &json!({"resourceType": "Patient", "id": "pat-1"}),
+    )
+    .await
+    .expect(201);
+    s.put(
+        &format!("{base}/Patient/other"),
+        &json!({"resourceType": "Patient", "id": "other"}),
+    )
+    .await
+    .expect(201);
+    for (id, who) in [("o-mine", "pat-1"), ("o-theirs", "other")] {
+        s.put(&format!("{base}/Observation/{id}"), &json!({"resourceType": "Observation", "id": id, "status": "final", "code": {"text": "x"}, "subject": {"reference": format!("Patient/{who}")}})).await.expect(201);
+    }
+    let pat = p.password_token("acme", "pat").await;
+    call(s, &pat, Method::GET, &format!("{base}/Patient/pat-1"), None)
+        .await
+        .expect(200);
+    call(
+        s,
+        &pat,
+        Method::GET,
+        &format!("{base}/Observation/o-mine"),
+        None,
+    )
+    .await
+    .expect(200);
+    // Someone else's record and a record that does not exist answer alike.
+    let theirs = call(
+        s,
+        &pat,
+        Method::GET,
+        &format!("{base}/Observation/o-theirs"),
+        None,
+    )
+    .await
+    .expect(403);
+    let missing = call(
+        s,
+        &pat,
+        Method::GET,
+        &format!("{base}/Observation/nope"),
+        None,
+    )
+    .await
+    .expect(403);
+    assert_eq!(theirs.body, missing.body);
+    call(s, &pat, Method::GET, &format!("{base}/Patient/other"), None)
+        .await
+        .expect(403);
+    let search = call(s, &pat, Method::GET, &format!("{base}/Observation"), None)
+        .await
+        .expect(200);
+    let ids: Vec<&str> = search.body["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["resource"]["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec!["o-mine"]);
+    let patients = call(s, &pat, Method::GET, &format!("{base}/Patient"), None)
+        .await
+        .expect(200);
+    assert_eq!(patients.body["total"], 1);
+    call(
+        s,
+        &pat,
+        Method::GET,
+        &format!("{base}/Patient/pat-1/$everything"),
+        None,
+    )
+    .await
+    .expect(200);
+    call(
+        s,
+        &pat,
+        Method::GET,
+        &format!("{base}/Patient/other/$everything"),
+        None,
+    )
+    .await
+    .expect(403);
+    call(
+        s,
+        &pat,
+        Method::GET,
+        &format!("{base}/Patient/other/Observation"),
+        None,
+    )
+    .await
+    .expect(403);
+    call(
+        s,
+        &pat,
+        Method::GET,
+        &format!("{base}?_type=Observation"),
+        None,
+    )
+    .await
+    .expect(403);
+    // Including a resource outside the compartment leaves it out.
+    let inc = call(
+        s,
+        &pat,
+        Method::GET,
+        &format!("{base}/Observation?_include=Observation:subject"),
+        None,
+    )
+    .await
+    .expect(200);
+    assert!(inc.body["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["resource"]["id"] != "other"));
+    // Patients do not write.
+    call(
+        s,
+        &pat,
+        Method::PUT,
+        &format!("{base}/Patient/pat-1"),
+        Some(&json!({"resourceType": "Patient", "id": "pat-1", "gender": "other"})),
+    )
+    .await
+    .expect(403);
+}
+
+async fn tenant_comes_from_the_token(s: &TestServer, p: &Provider) {
+    let alice = p.password_token("acme", "alice").await;
+    // Realm acme serves tenant acme only: globex and a tenant that does not exist look alike.
+    let other = call(
+        s,
+        &alice,
+        Method::GET,
+        &format!("{}/Patient", s.fhir("globex")),
+        None,
+    )
+    .await
+    .expect(403);
+    let ghost = call(
+        s,
+        &alice,
+        Method::GET,
+        &format!("{}/Patient", s.fhir("no-such-org")),
+        None,
+    )
+    .await
+    .expect(403);
+    assert_eq!(other.body, ghost.body);
+    // The shared realm: the organization claim names the tenant(s).
+    let g_alice = p.password_token("globex", "alice").await; // organization: [globex]
+    call(
+        s,
+        &g_alice,
+        Method::GET,
+        &format!("{}/Patient", s.fhir("globex")),
+        None,
+    )
+    .await
+    .expect(200);
+    call(
+        s,
+        &g_alice,
+        Method::GET,
+        &format!("{}/Patient", s.fhir("acme")),
+        None,
+    )
+    .await
+    .expect(403);
+    let multi = p.password_token("globex", "multi").await; // organization: [acme, globex]
+    call(
+        s,
+        &multi,
+        Method::GET,
+        &format!("{}/Patient", s.fhir("acme")),
+        None,
+    )
+    .await
+    .expect(200);
+    call(
+        s,
+        &multi,
+        Method::GET,
+        &format!("{}/Patient", s.fhir("globex")),
+        None,
+    )
+    .await
+    .expect(200);
+    // globex's trail holds the refused attempt by acme's alice; acme's org-admin cannot read it.
+    let events = audit(s, "globex", "outcome=4").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["agent"][0]["who"]["identifier"]["system"] == p.issuer("acme")),
+        "{events:?}"
+    );
+    let carol = p.password_token("acme", "carol").await;
+    call(
+        s,
+        &carol,
+        Method::GET,
+        &format!("{}/AuditEvent", s.fhir("globex")),
+        None,
+    )
+    .await
+    .expect(403);
+    assert!(audit(s, "acme", "")
+        .await
+        .iter()
+        .all(|e| e["source"]["site"] == "acme"));
+
+    // SMART discovery points each tenant at its own provider, without a token.
+    for (tenant, realm) in [("acme", "acme"), ("globex", "globex")] {
+        let smart = s
+            .as_user(
+                None,
+                Method::GET,
+                &format!("{}/.well-known/smart-configuration", s.fhir(tenant)),
+                None,
+            )
+            .await
+            .expect(200);
+        assert_eq!(smart.body["issuer"], p.issuer(realm));
+        assert_eq!(
+            smart.body["token_endpoint"],
+            format!("{}/protocol/openid-connect/token", p.issuer(realm))
+        );
+        assert!(smart.body["capabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "permission-patient"));
+    }
+    // metadata is public too.
+    s.as_user(
+        None,
+        Method::GET,
+        &format!("{}/metadata", s.fhir("acme")),
+        None,
+    )
+    .await
+    .expect(200);
+}
+
+async fn hostile_tokens_are_refused(s: &TestServer, p: &Provider) {
+    let url = format!("{}/Patient", s.fhir("acme"));
+    let iss = p.issuer("acme");
+    let claims = |extra: Value| {
+        let mut c = json!({"iss": iss, "sub": "user-alice", "aud": "account", "azp": "tessera",
+            "iat": now(), "exp": now() + 300, "preferred_username": "mallory",
+            "realm_access": {"roles": ["org-admin"]}, "organization": ["acme"]});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    // The same claims signed properly are accepted: what fails below fails for its reason.
+    let good = p.sign("acme", claims(json!({})), json!({}), "realm").await;
+    call(s, &good, Method::GET, &url, None).await.expect(200);
+
+    let pem = p.public_key_pem("acme").await;
+    let hs256 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims(json!({})),
+        &jsonwebtoken::EncodingKey::from_secret(pem.as_bytes()),
+    )
+    .unwrap();
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT"})),
+        b64(&claims(json!({})))
+    );
+    let mut parts: Vec<String> = good.split('.').map(str::to_string).collect();
+    parts[1] = b64(&claims(
+        json!({"realm_access": {"roles": ["platform-admin", "org-admin"]}}),
+    ));
+    let tampered = parts.join(".");
+    let hostile = vec![
+        (
+            "expired",
+            p.sign(
+                "acme",
+                claims(json!({"exp": now() - 3600, "iat": now() - 7200})),
+                json!({}),
+                "realm",
+            )
+            .await,
+            "expired",
+        ),
+        (
+            "not yet valid",
+            p.sign(
+                "acme",
+                claims(json!({"nbf": now() + 3600})),
+                json!({}),
+                "realm",
+            )
+            .await,
+            "not valid yet",
+        ),
+        (
+            "wrong issuer",
+            p.sign(
+                "acme",
+                claims(json!({"iss": "https://evil.example/realms/acme"})),
+                json!({}),
+                "realm",
+            )
+            .await,
+            "not trusted",
+        ),
+        (
+            "issuer of another realm",
+            p.sign(
+                "acme",
+                claims(json!({"iss": p.issuer("globex")})),
+                json!({}),
+                "realm",
+            )
+            .await,
+            "key",
+        ),
+        (
+            "wrong audience",
+            p.sign(
+                "acme",
+                claims(json!({"aud": "other-app", "azp": "other-app"})),
+                json!({}),
+                "realm",
+            )
+            .await,
+            "aud",
+        ),
+        (
+            "bad signature",
+            p.sign("acme", claims(json!({})), json!({}), "other").await,
+            "signature",
+        ),
+        ("alg none", none, "algorithm"),
+        ("HS256 with the public key", hs256, "algorithm"),
+        (
+            "unknown kid",
+            p.sign(
+                "acme",
+                claims(json!({})),
+                json!({"kid": "made-up"}),
+                "other",
+            )
+            .await,
+            "key",
+        ),
+        ("tampered claims", tampered, "signature"),
+        ("garbage", "not.a.jwt".to_string(), "well-formed"),
+    ];
+    let before = s.version_count("acme", "Patient").await;
+    for (name, token, reason) in &hostile {
+        let reply = call(
+            s,
+            token,
+            Method::POST,
+            &url,
+            Some(&json!({"resourceType": "Patient"})),
+        )
+        .await;
+        assert_eq!(reply.status.as_u16(), 401, "{name}: {}", reply.body);
+        assert!(
+            reply
+                .header("www-authenticate")
+                .unwrap()
+                .starts_with("Bearer"),
+            "{name}"
+        );
+        let text = reply.outcome()["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(text.contains(reason), "{name}: {text}");
+    }
+    // No token, or another scheme.
+    s.as_user(None, Method::GET, &url, None).await.expect(401);
+    s.request(
+        Method::GET,
+        &url,
+        None,
+        &[("authorization", "Basic YWxpY2U6cHc=")],
+    )
+    .await
+    .expect(401);
+    assert_eq!(
+        s.version_count("acme", "Patient").await,
+        before,
+        "a refused request stored nothing"
+    );
+    // Every refusal is in the trail with its reason.
+    let refused = audit(s, "acme", "outcome=4&subtype=create").await;
+    assert!(refused.len() >= hostile.len(), "{} audited", refused.len());
+    assert!(refused.iter().any(|e| e["outcomeDesc"]
+        .as_str()
+        .is_some_and(|d| d.contains("expired"))));
+}
+
+async fn keys_are_cached_and_rotated(s: &TestServer, p: &Provider) {
+    let url = format!("{}/Patient", s.fhir("acme"));
+    for user in ["alice", "bob", "carol", "alice"] {
+        let t = p.password_token("acme", user).await;
+        call(s, &t, Method::GET, &url, None).await;
+    }
+    assert_eq!(
+        p.jwks_requests("acme").await,
+        1,
+        "keys are fetched once and cached"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // The provider rotates its key: the first token with the new kid triggers one refresh.
+    let kid = p.rotate("acme").await;
+    let fresh = p.password_token("acme", "alice").await;
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(fresh.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"], kid);
+    call(s, &fresh, Method::GET, &url, None).await.expect(200);
+    assert_eq!(p.jwks_requests("acme").await, 2);
+    // A flood of made-up kids right after does not become a flood of fetches.
+    for i in 0..5 {
+        let t = p.sign("acme", json!({"iss": p.issuer("acme"), "sub": "x", "aud": "account", "azp": "tessera", "exp": now() + 60}), json!({"kid": format!("random-{i}")}), "other").await;
+        call(s, &t, Method::GET, &url, None).await.expect(401);
+    }
+    assert_eq!(p.jwks_requests("acme").await, 2);
+    // Tokens signed with the old key still verify while it is published.
+    let old = p.password_token("acme", "bob").await;
+    call(s, &old, Method::GET, &url, None).await.expect(200);
+}
+
+async fn audit_trail_is_append_only(s: &TestServer) {
+    s.get(&format!("{}/Patient", s.fhir("acme")))
+        .await
+        .expect(200);
+    s.state().audit.flush().await;
+    match s.backend {
+        Backend::Sqlite => {
+            let db = s.config.data_dir.join("tessera.db");
+            let url = format!("sqlite://{}", db.display());
+            use sqlx::{Connection, Executor};
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            for statement in [
+                "UPDATE audit_event SET outcome = '0'",
+                "DELETE FROM audit_event",
+            ] {
+                let err = conn.execute(statement).await.unwrap_err();
+                assert!(err.to_string().contains("append-only"), "{err}");
+            }
+        }
+        Backend::Postgres => {
+            // As the role the server runs as.
+            let mut url = url::Url::parse(s.config.database.url.as_ref().unwrap()).unwrap();
+            url.set_username(&s.config.database.app_role).unwrap();
+            use sqlx::{Connection, Executor};
+            let mut conn = sqlx::PgConnection::connect(url.as_str()).await.unwrap();
+            conn.execute("SET tessera.tenant_id = 'acme'")
+                .await
+                .unwrap();
+            for statement in [
+                "UPDATE audit_event SET outcome = '0'",
+                "DELETE FROM audit_event",
+                "TRUNCATE audit_event",
+            ] {
+                let err = conn.execute(statement).await.unwrap_err();
+                assert!(
+                    err.to_string().contains("permission denied"),
+                    "{statement}: {err}"
+                );
+            }
+        }
+    }
+    assert!(!audit(s, "acme", "").await.is_empty());
+}
+
+macro_rules! with_provider {
+    ($name:ident, $body:path) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let p = Provider::start();
+                let s = start(Backend::Sqlite, &p).await;
+                $body(&s, &p).await;
+                s.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let p = Provider::start();
+                let s = start(Backend::Postgres, &p).await;
+                $body(&s, &p).await;
+                s.stop().await;
+            }
+        }
+    };
+}
+
+with_provider!(keycloak, keycloak_tokens_and_roles);
+with_provider!(patient_role, patient_sees_only_their_record);
+with_provider!(tenancy, tenant_comes_from_the_token);
+with_provider!(hostile, hostile_tokens_are_refused);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_cached_and_rotated() {
+    let p = Provider::start();
+    let s = start(Backend::Sqlite, &p).await;
+    keys_are_cached_and_rotated(&s, &p).await;
+    s.stop().await;
+}
+
+async fn append_only(s: &TestServer) {
+    s.tenant("acme").await;
+    audit_trail_is_append_only(s).await;
+}
+both_backends!(audit_append_only, append_only);
