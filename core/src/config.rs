@@ -38,6 +38,8 @@ pub struct AuthConfig {
     pub jwks_min_refetch_seconds: u64,
     /// External OpenID Connect providers (Keycloak realms and compatible).
     pub issuers: Vec<crate::auth::issuers::IssuerConfig>,
+    /// How long a browser session lasts after sign-in (roles are those of sign-in time).
+    pub session_hours: u64,
 }
 
 impl Default for AuthConfig {
@@ -48,6 +50,7 @@ impl Default for AuthConfig {
             jwks_max_age_seconds: 3600,
             jwks_min_refetch_seconds: 10,
             issuers: vec![],
+            session_hours: 8,
         }
     }
 }

@@ -16,7 +16,7 @@ use tessera_core::auth::issuers::IssuerConfig;
 /// realm `globex` as a shared realm whose `organization` claim names the tenant.
 async fn start(backend: Backend, provider: &Provider) -> TestServer {
     let acme: IssuerConfig = serde_yaml::from_str(&format!(
-        "issuer: {}\ntenants: [acme]\nclient_id: tessera\n",
+        "issuer: {}\ntenants: [acme]\nclient_id: tessera\nclient_secret: tessera-secret\n",
         provider.issuer("acme")
     ))
     .unwrap();
@@ -814,6 +814,200 @@ async fn audit_trail_is_append_only(s: &TestServer) {
     assert!(!audit(s, "acme", "").await.is_empty());
 }
 
+/// A browser: a cookie jar shared by Tessera's and the provider's pages, following redirects.
+fn browser() -> (reqwest::Client, std::sync::Arc<reqwest::cookie::Jar>) {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    (client, jar)
+}
+
+/// Signs `user` in through the provider's login form; returns the final response.
+async fn sign_in(
+    s: &TestServer,
+    browser: &reqwest::Client,
+    user: &str,
+    return_to: &str,
+) -> reqwest::Response {
+    let form = browser
+        .get(format!(
+            "{}/t/acme/auth/login?return_to={return_to}",
+            s.origin
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    let form_url = form.url().clone();
+    assert!(
+        form_url.path().contains("/realms/acme/interaction/"),
+        "{form_url}"
+    );
+    browser
+        .post(form_url)
+        .form(&[("username", user), ("password", "pw")])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn browser_sign_on(s: &TestServer, p: &Provider) {
+    let _ = p;
+    let (browser, jar) = browser();
+    let landed = sign_in(s, &browser, "alice", "/t/acme/fhir/Patient").await;
+    assert_eq!(landed.status(), 200);
+    assert_eq!(
+        landed.url().path(),
+        "/t/acme/fhir/Patient",
+        "back where sign-in started"
+    );
+    let tessera = url::Url::parse(&format!("{}/t/acme/", s.origin)).unwrap();
+    use reqwest::cookie::CookieStore;
+    let cookie = jar
+        .cookies(&tessera)
+        .expect("a session cookie")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.contains("tessera_session="), "{cookie}");
+    let session: Value = browser
+        .get(format!("{}/t/acme/auth/session", s.origin))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["username"], "alice");
+    assert_eq!(session["roles"], json!(["clinician"]));
+    let csrf = session["csrf_token"].as_str().unwrap().to_string();
+
+    // State-changing requests with the cookie need the CSRF token.
+    let url = format!("{}/Patient", s.fhir("acme"));
+    let body = json!({"resourceType": "Patient", "name": [{"family": "Cookie"}]}).to_string();
+    let post = |csrf: Option<&str>| {
+        let mut r = browser
+            .post(&url)
+            .header("content-type", "application/fhir+json")
+            .body(body.clone());
+        if let Some(c) = csrf {
+            r = r.header("x-csrf-token", c);
+        }
+        r.send()
+    };
+    assert_eq!(post(None).await.unwrap().status(), 403);
+    assert_eq!(post(Some("forged")).await.unwrap().status(), 403);
+    assert_eq!(post(Some(&csrf)).await.unwrap().status(), 201);
+
+    // A tampered session cookie is no session.
+    let value = cookie
+        .split("tessera_session=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    let mut tampered = value.to_string();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let r = reqwest::Client::new()
+        .get(&url)
+        .header("cookie", format!("tessera_session={tampered}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // The cookie is bound to its tenant.
+    let r = reqwest::Client::new()
+        .get(format!("{}/Patient", s.fhir("globex")))
+        .header("cookie", format!("tessera_session={value}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // A forged or replayed callback is refused.
+    let r = browser
+        .get(format!(
+            "{}/t/acme/auth/callback?code=x&state=forged",
+            s.origin
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // return_to cannot leave the tenant (no open redirect).
+    let (other, _) = self::browser();
+    let landed = sign_in(s, &other, "alice", "https://evil.example/").await;
+    assert_eq!(landed.url().path(), "/t/acme/auth/session");
+
+    // Logout needs the CSRF token; then the session is gone, here and at the provider.
+    let r = browser
+        .post(format!("{}/t/acme/auth/logout", s.origin))
+        .form(&[("csrf", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        browser.get(&url).send().await.unwrap().status(),
+        200,
+        "still signed in"
+    );
+    let r = browser
+        .post(format!("{}/t/acme/auth/logout", s.origin))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.url().path(),
+        "/t/acme/auth/logged-out",
+        "RP-initiated logout came back"
+    );
+    let r = reqwest::Client::new()
+        .get(&url)
+        .header("cookie", format!("tessera_session={value}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Signing in again shows the provider's login form: its session ended too.
+    let again = browser
+        .get(format!("{}/t/acme/auth/login", s.origin))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        again.url().path().contains("/interaction/"),
+        "{}",
+        again.url()
+    );
+
+    // A user without a Tessera role is refused at sign-in.
+    let (dave, _) = self::browser();
+    let refused = sign_in(s, &dave, "dave", "/t/acme/fhir/Patient").await;
+    assert_eq!(refused.status(), 403);
+
+    // Sign-ins, refusals and sign-outs are in the trail.
+    let events = audit(s, "acme", "type=110114").await;
+    let of = |user: &str, subtype: &str, outcome: &str| {
+        events.iter().any(|e| {
+            e["agent"][0]["name"] == user
+                && e["subtype"][0]["code"] == subtype
+                && e["outcome"] == outcome
+        })
+    };
+    assert!(
+        of("alice", "login", "0") && of("alice", "logout", "0") && of("alice", "logout", "4"),
+        "{events:?}"
+    );
+    assert!(of("dave", "login", "4"), "{events:?}");
+}
+
 macro_rules! with_provider {
     ($name:ident, $body:path) => {
         mod $name {
@@ -840,6 +1034,7 @@ with_provider!(keycloak, keycloak_tokens_and_roles);
 with_provider!(patient_role, patient_sees_only_their_record);
 with_provider!(tenancy, tenant_comes_from_the_token);
 with_provider!(hostile, hostile_tokens_are_refused);
+with_provider!(browser_flow, browser_sign_on);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_cached_and_rotated() {

@@ -2,11 +2,14 @@
 //! `local`, `principal`) and what they may do (`rbac`). `http/context.rs` is where a request
 //! passes through both; see docs/security.md for the model.
 
+pub mod discovery;
 pub mod issuers;
 pub mod jwks;
 pub mod local;
 pub mod principal;
 pub mod rbac;
+pub mod sessions;
+pub mod signon;
 pub mod verify;
 
 use std::sync::Arc;

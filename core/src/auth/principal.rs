@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::issuers::IssuerConfig;
 
 /// The verified identity behind a request.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Principal {
     pub issuer: String,
     pub subject: String,

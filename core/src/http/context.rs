@@ -93,8 +93,9 @@ impl FromRequestParts<AppState> for PublicTenant {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let tenant =
-            url_tenant(parts).ok_or_else(|| FhirError::not_found("no tenant in the URL"))?;
+        let tenant = url_tenant(parts)
+            .filter(|t| crate::tenants::validate_slug(t).is_ok())
+            .ok_or_else(|| FhirError::not_found("no tenant in the URL"))?;
         Ok(PublicTenant {
             tenant,
             origin: origin(state, parts),
@@ -125,20 +126,60 @@ impl FromRequestParts<AppState> for TenantContext {
     }
 }
 
+/// A browser's session (the cookie of `http/signon.rs`). A request that changes something
+/// must echo the session's CSRF token in `X-CSRF-Token`: a cookie alone is what a hostile
+/// page can make a browser send.
+async fn session_principal(
+    parts: &Parts,
+    state: &AppState,
+    tenant: &str,
+) -> Result<crate::auth::principal::Principal, FhirError> {
+    let id = super::signon::session_cookie(&parts.headers).ok_or_else(|| {
+        unauthorized(
+            "this endpoint needs a bearer token (Authorization: Bearer <access token>) or a signed-in session",
+        )
+    })?;
+    if crate::tenants::validate_slug(tenant).is_err() {
+        return Err(unauthorized("the session is not valid here"));
+    }
+    let session = crate::auth::sessions::find(&state.db, tenant, &id)
+        .await
+        .map_err(FhirError::from)?
+        .ok_or_else(|| {
+            unauthorized("the session is not valid (expired or signed out); sign in again")
+        })?;
+    let safe = matches!(
+        parts.method,
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    if !safe {
+        let sent = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok());
+        if !sent.is_some_and(|t| crate::auth::sessions::same(t, &session.csrf)) {
+            return Err(forbidden(
+                "a request made with a session cookie must send the session's CSRF token in X-CSRF-Token",
+            ));
+        }
+    }
+    Ok(session.principal)
+}
+
 async fn authorize(
     parts: &Parts,
     state: &AppState,
     tenant: &str,
     slot: Option<&AuditSlot>,
 ) -> Result<TenantContext, FhirError> {
-    let token = bearer_token(parts)?.ok_or_else(|| {
-        unauthorized("this endpoint needs a bearer token (Authorization: Bearer <access token>)")
-    })?;
-    let principal = state
-        .auth
-        .authenticate(token)
-        .await
-        .map_err(|e| unauthorized(e.to_string()))?;
+    let principal = match bearer_token(parts)? {
+        Some(token) => state
+            .auth
+            .authenticate(token)
+            .await
+            .map_err(|e| unauthorized(e.to_string()))?,
+        None => session_principal(parts, state, tenant).await?,
+    };
     if let Some(slot) = slot {
         slot.set_principal(&principal);
     }

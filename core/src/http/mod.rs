@@ -7,6 +7,7 @@ mod fhir_routes;
 mod fhir_search;
 pub mod negotiate;
 mod ops;
+mod signon;
 mod smart;
 
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(ops::routes())
+        .merge(signon::routes())
         .merge(fhir)
         .fallback(ops::not_found)
         .method_not_allowed_fallback(fhir_routes::method_not_allowed)

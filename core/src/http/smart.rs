@@ -3,10 +3,6 @@
 //! the SMART specification requires; the provider's own discovery document is cached, so
 //! anonymous callers cannot make the server fetch it on every request.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -17,6 +13,7 @@ use super::context::PublicTenant;
 use super::fhir_routes::Reply;
 use super::negotiate::FhirResponse;
 use super::AppState;
+use crate::auth::discovery;
 use crate::fhir::outcome::FhirError;
 
 pub fn routes() -> Router<AppState> {
@@ -26,25 +23,8 @@ pub fn routes() -> Router<AppState> {
     )
 }
 
-const CACHE_FOR: Duration = Duration::from_secs(600);
-
-fn cache() -> &'static Mutex<HashMap<String, (Instant, Value)>> {
-    static CACHE: std::sync::OnceLock<Mutex<HashMap<String, (Instant, Value)>>> =
-        std::sync::OnceLock::new();
-    CACHE.get_or_init(Default::default)
-}
-
 async fn discovery(issuer: &str) -> Result<Value, FhirError> {
-    if let Some((at, doc)) = cache().lock().expect("cache").get(issuer) {
-        if at.elapsed() < CACHE_FOR {
-            return Ok(doc.clone());
-        }
-    }
-    let url = format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    );
-    let unavailable = |e: String| {
+    discovery::document(issuer).await.map_err(|e| {
         tracing::warn!(issuer, error = %e, "cannot read the provider's discovery document");
         FhirError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -53,30 +33,11 @@ async fn discovery(issuer: &str) -> Result<Value, FhirError> {
                 "the sign-on provider cannot be reached right now; try again",
             ),
         )
-    };
-    let doc: Value = reqwest::Client::new()
-        .get(&url)
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .map_err(|e| unavailable(e.to_string()))?
-        .json()
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
-    cache()
-        .lock()
-        .expect("cache")
-        .insert(issuer.to_string(), (Instant::now(), doc.clone()));
-    Ok(doc)
+    })
 }
 
 async fn smart_configuration(State(state): State<AppState>, tenant: PublicTenant) -> Reply {
-    // The issuer bound to this tenant by name wins over a shared one ('*').
-    let issuers: Vec<_> = state.config.auth.issuers.iter().collect();
-    let issuer = issuers
-        .iter()
-        .find(|i| i.tenants.contains(&tenant.tenant))
-        .or_else(|| issuers.iter().find(|i| i.serves_tenant(&tenant.tenant)))
+    let issuer = discovery::issuer_for_tenant(&state.config.auth.issuers, &tenant.tenant)
         .ok_or_else(|| FhirError::not_found("no OpenID provider is configured for this tenant"))?;
     let doc = discovery(&issuer.issuer).await?;
     let mut smart = json!({
