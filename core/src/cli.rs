@@ -63,11 +63,31 @@ pub enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
     },
+    /// Manage local user accounts (the embedded default's sign-in).
+    #[command(subcommand)]
+    User(UserCommand),
     /// Rebuild the search index from the stored resources (after search parameters change).
     Reindex {
         /// Only this tenant (default: every tenant).
         #[arg(long)]
         tenant: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a local user; prints a one-time password to replace at first sign-in.
+    Add {
+        username: String,
+        /// Tenants the user may sign in to, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        tenants: Vec<String>,
+        /// Tessera roles, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        roles: Vec<String>,
+        /// The user's own Patient id (for the patient role).
+        #[arg(long)]
+        patient: Option<String>,
     },
 }
 
@@ -134,6 +154,39 @@ pub async fn run(cli: Cli) -> Result<()> {
                 )
             }
         }
+        Command::User(UserCommand::Add {
+            username,
+            tenants,
+            roles,
+            patient,
+        }) => {
+            anyhow::ensure!(
+                !username.is_empty()
+                    && username.len() <= 64
+                    && username
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c)),
+                "a username is 1-64 letters, digits and . _ @ -"
+            );
+            check_roles(&roles)?;
+            for t in &tenants {
+                crate::tenants::validate_slug(t)?;
+            }
+            let db = Database::open(&config).await?;
+            let users = crate::auth::users::LocalUsers::new(db);
+            let password = users
+                .add(&crate::auth::users::LocalUser {
+                    username: username.clone(),
+                    tenants,
+                    roles,
+                    patient,
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot add {username:?}: {e}"))?;
+            println!("added {username}; one-time password: {password}");
+            println!("the user sets their own at POST /auth/local/password before signing in");
+            Ok(())
+        }
         Command::Token {
             tenant,
             sub,
@@ -143,18 +196,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             ttl,
         } => {
             crate::tenants::validate_slug(&tenant)?;
-            for role in &roles {
-                anyhow::ensure!(
-                    crate::auth::rbac::RoleCatalog::is_system_role(role),
-                    "{role:?} is not a Tessera role; use one of {}",
-                    crate::auth::rbac::RoleCatalog::system()
-                        .names()
-                        .collect::<std::collections::BTreeSet<_>>()
-                        .into_iter()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
+            check_roles(&roles)?;
             anyhow::ensure!(
                 config.auth.local_issuer,
                 "auth.local_issuer is off in this configuration, so the server would not accept a local token"
@@ -185,4 +227,20 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn check_roles(roles: &[String]) -> Result<()> {
+    for role in roles {
+        anyhow::ensure!(
+            crate::auth::rbac::RoleCatalog::is_system_role(role),
+            "{role:?} is not a Tessera role; use one of {}",
+            crate::auth::rbac::RoleCatalog::system()
+                .names()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
 }

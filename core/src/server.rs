@@ -63,6 +63,8 @@ pub async fn app_state(config: Config) -> Result<AppState> {
 pub struct RunningServer {
     pub addr: std::net::SocketAddr,
     pub state: AppState,
+    /// The bootstrap admin's one-time password, when this start created it.
+    pub bootstrap_password: Option<String>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -88,6 +90,14 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     })?;
     let addr = listener.local_addr()?;
     let state = app_state(config).await?;
+    let bootstrap_password = if state.config.auth.local_issuer {
+        crate::auth::users::LocalUsers::new(state.db.clone())
+            .ensure_bootstrap_admin()
+            .await
+            .map_err(|e| anyhow::anyhow!("creating the bootstrap admin: {e}"))?
+    } else {
+        None
+    };
     let app = router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -111,6 +121,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     Ok(RunningServer {
         addr,
         state,
+        bootstrap_password,
         shutdown: tx,
         task,
     })
@@ -119,6 +130,17 @@ pub async fn start(config: Config) -> Result<RunningServer> {
 /// `tessera serve`: runs until SIGINT or SIGTERM, then finishes in-flight requests.
 pub async fn serve(config: Config) -> Result<()> {
     let server = start(config).await?;
+    if let Some(password) = &server.bootstrap_password {
+        // Printed once, to the terminal only (never to the structured log).
+        eprintln!(
+            "\n  First start: created the local account `{}` (org-admin of every tenant).\n  \
+             One-time password: {password}\n  Set your own: curl -d username={} -d password=<one-time> \
+             -d new_password=<new> http://{}/auth/local/password\n",
+            crate::auth::users::BOOTSTRAP_ADMIN,
+            crate::auth::users::BOOTSTRAP_ADMIN,
+            server.addr
+        );
+    }
     tracing::info!(addr = %server.addr, database = server.state.db.backend().name(), "tessera listening");
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");

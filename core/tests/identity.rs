@@ -1049,3 +1049,129 @@ async fn append_only(s: &TestServer) {
     audit_trail_is_append_only(s).await;
 }
 both_backends!(audit_append_only, append_only);
+
+async fn local_accounts(s: &TestServer) {
+    s.tenant("acme").await;
+    let one_time = s
+        .server
+        .as_ref()
+        .unwrap()
+        .bootstrap_password
+        .clone()
+        .expect("first start creates the bootstrap admin");
+    let http = reqwest::Client::new();
+    let token = |user: &str, password: &str, tenant: &str| {
+        http.post(format!("{}/auth/local/token", s.origin))
+            .form(&[
+                ("username", user),
+                ("password", password),
+                ("tenant", tenant),
+            ])
+            .send()
+    };
+    // The one-time password must be replaced first.
+    let r = token("admin", &one_time, "acme").await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "password_change_required"
+    );
+    let change = |old: &str, new: &str| {
+        http.post(format!("{}/auth/local/password", s.origin))
+            .form(&[
+                ("username", "admin"),
+                ("password", old),
+                ("new_password", new),
+            ])
+            .send()
+    };
+    assert_eq!(change(&one_time, "short").await.unwrap().status(), 400);
+    assert_eq!(
+        change("wrong-password", "a long enough password")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        change(&one_time, "a long enough password")
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let r = token("admin", "a long enough password", "acme")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let access = r.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The local token passes the same verification as any other.
+    s.as_user(
+        Some(&access),
+        Method::GET,
+        &format!("{}/Patient", s.fhir("acme")),
+        None,
+    )
+    .await
+    .expect(200);
+    // A tenant that does not exist answers like one the user may not enter.
+    assert_eq!(
+        token("admin", "a long enough password", "ghost")
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+
+    // Passwords are stored as argon2id hashes.
+    let users = tessera_core::auth::users::LocalUsers::new(s.state().db.clone());
+    let nurse_password = users
+        .add(&tessera_core::auth::users::LocalUser {
+            username: "nina".into(),
+            tenants: vec!["acme".into()],
+            roles: vec!["nurse".into()],
+            patient: None,
+        })
+        .await
+        .unwrap();
+    let stored: String =
+        sqlx::query_scalar("SELECT password_hash FROM local_users WHERE username = 'nina'")
+            .fetch_one(s.state().db.reader())
+            .await
+            .unwrap();
+    assert!(stored.starts_with("$argon2id$") && !stored.contains(&nurse_password));
+
+    // Unknown users and wrong passwords read alike; five failures lock the account.
+    let unknown = token("nobody", "whatever", "acme").await.unwrap();
+    assert_eq!(unknown.status(), 401);
+    let unknown: Value = unknown.json().await.unwrap();
+    let wrong: Value = token("admin", "wrong", "acme")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unknown, wrong);
+    for _ in 0..4 {
+        token("admin", "wrong", "acme").await.unwrap();
+    }
+    let locked = token("admin", "a long enough password", "acme")
+        .await
+        .unwrap();
+    assert_eq!(locked.status(), 401);
+    assert!(locked.json::<Value>().await.unwrap()["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("locked"));
+    // Every attempt is in the tenant's trail.
+    let failed = audit(s, "acme", "type=110114&outcome=4").await;
+    assert!(failed.len() >= 6, "{}", failed.len());
+    assert!(audit(s, "acme", "type=110114&outcome=0")
+        .await
+        .iter()
+        .any(|e| e["agent"][0]["name"] == "admin"));
+}
+both_backends!(local_users, local_accounts);

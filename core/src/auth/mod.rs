@@ -10,6 +10,7 @@ pub mod principal;
 pub mod rbac;
 pub mod sessions;
 pub mod signon;
+pub mod users;
 pub mod verify;
 
 use std::sync::Arc;

@@ -5,6 +5,7 @@ mod fhir_audit;
 mod fhir_history;
 mod fhir_routes;
 mod fhir_search;
+mod local_auth;
 pub mod negotiate;
 mod ops;
 mod signon;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::routes())
         .merge(signon::routes())
+        .merge(local_auth::routes())
         .merge(fhir)
         .fallback(ops::not_found)
         .method_not_allowed_fallback(fhir_routes::method_not_allowed)
