@@ -34,6 +34,11 @@ pub async fn run(iterations: usize) -> Result<AuthReport> {
     let auth = Auth {
         verifier,
         local: None,
+        policies: Default::default(),
+    };
+    let policy = crate::auth::tenant_policy::TenantPolicy {
+        catalog: crate::auth::rbac::RoleCatalog::system().clone(),
+        ..Default::default()
     };
     // Distinct tokens, so the uncached measurement really checks a signature each time.
     let tokens: Vec<String> = (0..iterations)
@@ -65,7 +70,7 @@ pub async fn run(iterations: usize) -> Result<AuthReport> {
     let mut checks = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let t = Instant::now();
-        let grant = auth.grant(&principal, "acme");
+        let grant = auth.grant(&principal, "acme", &policy);
         std::hint::black_box(
             grant
                 .require(Action::Read, "Observation")

@@ -1175,3 +1175,143 @@ async fn local_accounts(s: &TestServer) {
         .any(|e| e["agent"][0]["name"] == "admin"));
 }
 both_backends!(local_users, local_accounts);
+
+async fn tenant_roles_and_mapping(s: &TestServer) {
+    s.tenant("acme").await;
+    s.tenant("globex").await;
+    let admin = |tenant: &str| format!("{}/api/admin/tenants/{tenant}", s.origin);
+    let lab_tech = json!({
+        "description": "Laboratory technician",
+        "permissions": {"Observation": ["read", "search", "create"], "Patient": ["read", "search"]}
+    });
+    // Only an org-admin administers roles.
+    let clinician = s.token("acme", &["clinician"]);
+    call(
+        s,
+        &clinician,
+        Method::PUT,
+        &format!("{}/roles/lab-tech", admin("acme")),
+        Some(&lab_tech),
+    )
+    .await
+    .expect(403);
+    s.put(&format!("{}/roles/lab-tech", admin("acme")), &lab_tech)
+        .await
+        .expect(200);
+    // Bad definitions and system names are refused with what to fix.
+    let bad = s
+        .put(
+            &format!("{}/roles/bad", admin("acme")),
+            &json!({"permissions": {"observation": ["read"]}}),
+        )
+        .await
+        .expect(400);
+    assert!(
+        bad.body.to_string().contains("not a target"),
+        "{}",
+        bad.body
+    );
+    s.put(
+        &format!("{}/roles/odd", admin("acme")),
+        &json!({"permissions": {"Patient": ["fly"]}}),
+    )
+    .await
+    .expect(400);
+    s.put(&format!("{}/roles/clinician", admin("acme")), &lab_tech)
+        .await
+        .expect(400);
+    s.put(
+        &format!("{}/role-map", admin("acme")),
+        &json!({"laboratory": ["no-such-role"]}),
+    )
+    .await
+    .expect(400);
+    s.put(
+        &format!("{}/role-map", admin("acme")),
+        &json!({"laboratory": ["lab-tech"]}),
+    )
+    .await
+    .expect(200);
+    let listed = s.get(&format!("{}/roles", admin("acme"))).await.expect(200);
+    assert!(
+        listed.body["tenant"]["lab-tech"].is_object() && listed.body["system"]["nurse"].is_object()
+    );
+
+    // A provider role named "laboratory" now means lab-tech in acme, and nothing in globex.
+    let base = s.fhir("acme");
+    let lab = s.token("acme", &["laboratory"]);
+    let obs = json!({"resourceType": "Observation", "status": "final", "code": {"text": "k"}});
+    call(
+        s,
+        &lab,
+        Method::POST,
+        &format!("{base}/Observation"),
+        Some(&obs),
+    )
+    .await
+    .expect(201);
+    call(s, &lab, Method::GET, &format!("{base}/Condition"), None)
+        .await
+        .expect(403);
+    call(
+        s,
+        &lab,
+        Method::DELETE,
+        &format!("{base}/Observation/x"),
+        None,
+    )
+    .await
+    .expect(403);
+    let elsewhere = s.token("globex", &["laboratory"]);
+    call(
+        s,
+        &elsewhere,
+        Method::GET,
+        &format!("{}/Observation", s.fhir("globex")),
+        None,
+    )
+    .await
+    .expect(403);
+    // The role can be named directly too, in its own tenant only.
+    let direct = s.token("acme", &["lab-tech"]);
+    call(
+        s,
+        &direct,
+        Method::GET,
+        &format!("{base}/Observation"),
+        None,
+    )
+    .await
+    .expect(200);
+    // Deleting the role takes effect at once.
+    s.delete(&format!("{}/roles/lab-tech", admin("acme")))
+        .await
+        .expect(204);
+    call(s, &lab, Method::GET, &format!("{base}/Observation"), None)
+        .await
+        .expect(403);
+    s.delete(&format!("{}/roles/lab-tech", admin("acme")))
+        .await
+        .expect(404);
+    // Another tenant's org-admin cannot touch acme's policy.
+    let other_admin = s.token("globex", &["org-admin"]);
+    call(
+        s,
+        &other_admin,
+        Method::GET,
+        &format!("{}/roles", admin("acme")),
+        None,
+    )
+    .await
+    .expect(403);
+    // Administration is audited.
+    let events = audit(s, "acme", "subtype=admin").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "U" && e["outcome"] == "0"),
+        "{events:?}"
+    );
+    assert!(events.iter().any(|e| e["outcome"] == "4"));
+}
+both_backends!(tenant_roles, tenant_roles_and_mapping);

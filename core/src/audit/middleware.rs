@@ -18,6 +18,17 @@ fn classify(
     method: &Method,
     path: &str,
 ) -> (&'static str, &'static str, Option<String>, Option<String>) {
+    if let Some(rest) = path.strip_prefix("/api/admin/tenants/") {
+        // Administration: the entity is what was administered (`roles/lab-tech`).
+        let what = rest.split_once('/').map(|(_, w)| w.to_string());
+        let action = match *method {
+            Method::GET | Method::HEAD => "R",
+            Method::POST => "C",
+            Method::DELETE => "D",
+            _ => "U",
+        };
+        return ("admin", action, what, None);
+    }
     // path: /t/{tenant}/fhir/...
     let rest: Vec<&str> = path.split('/').skip(4).filter(|s| !s.is_empty()).collect();
     let is_type = |s: &str| s.chars().next().is_some_and(|c| c.is_ascii_uppercase());

@@ -10,6 +10,7 @@ pub mod principal;
 pub mod rbac;
 pub mod sessions;
 pub mod signon;
+pub mod tenant_policy;
 pub mod users;
 pub mod verify;
 
@@ -19,17 +20,21 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::config::Config;
+use crate::db::Database;
 use issuers::IssuerConfig;
 use jwks::{KeySource, RemoteKeys};
 use local::LocalIssuer;
 use principal::Principal;
-use rbac::{Grant, RoleCatalog, Who};
+use rbac::{Grant, Who};
+use tenant_policy::{TenantPolicies, TenantPolicy};
 use verify::{TokenError, Verifier};
 
 /// Everything the server needs to turn a request's credentials into a [`Grant`].
 pub struct Auth {
     pub verifier: Verifier,
     pub local: Option<Arc<LocalIssuer>>,
+    /// Tenants' own roles and role mappings, cached.
+    pub policies: TenantPolicies,
 }
 
 /// The local issuer's `iss`: under the public base URL when there is one.
@@ -69,7 +74,11 @@ impl Auth {
         } else {
             None
         };
-        Ok(Auth { verifier, local })
+        Ok(Auth {
+            verifier,
+            local,
+            policies: TenantPolicies::default(),
+        })
     }
 
     pub async fn authenticate(&self, token: &str) -> Result<Principal, TokenError> {
@@ -81,13 +90,29 @@ impl Auth {
         self.verifier.issuer(&principal.issuer)
     }
 
-    /// What `principal` may do in `tenant`: provider roles mapped to Tessera roles by the
-    /// issuer's `role_map`, then the roles' permissions.
-    pub fn grant(&self, principal: &Principal, tenant: &str) -> Grant {
-        let catalog = RoleCatalog::system();
+    /// What `principal` may do in `tenant`, with the tenant's policy read from `db`.
+    pub async fn grant_in(
+        &self,
+        db: &Database,
+        principal: &Principal,
+        tenant: &str,
+    ) -> Result<Grant, sqlx::Error> {
+        let policy = self.policies.get(db, tenant).await?;
+        Ok(self.grant(principal, tenant, &policy))
+    }
+
+    /// What `principal` may do in `tenant`: each provider role becomes Tessera roles by the
+    /// tenant's mapping, else the issuer's `role_map`, else by its own name when that names a
+    /// role the tenant has; then the roles' permissions.
+    pub fn grant(&self, principal: &Principal, tenant: &str, policy: &TenantPolicy) -> Grant {
+        let catalog = &policy.catalog;
         let mut roles: Vec<String> = Vec::new();
         let role_map = self.issuer_of(principal).map(|i| &i.role_map);
         for provider_role in &principal.provider_roles {
+            if let Some(mapped) = policy.role_map.get(provider_role) {
+                roles.extend(mapped.iter().cloned());
+                continue;
+            }
             match role_map.and_then(|m| m.get(provider_role)) {
                 Some(mapped) => roles.extend(mapped.iter().cloned()),
                 None if catalog.contains(provider_role) => roles.push(provider_role.clone()),

@@ -171,13 +171,17 @@ pub struct RoleCatalog {
 
 const SYSTEM_ROLES: &str = include_str!("system-roles.yaml");
 
+/// The system roles as written (for listing them).
+pub fn system_role_definitions() -> BTreeMap<String, RoleDefinition> {
+    serde_yaml::from_str(SYSTEM_ROLES).expect("system-roles.yaml parses")
+}
+
 impl RoleCatalog {
     /// The roles every tenant has (`system-roles.yaml`).
     pub fn system() -> &'static RoleCatalog {
         static SYSTEM: OnceLock<RoleCatalog> = OnceLock::new();
         SYSTEM.get_or_init(|| {
-            let defs: BTreeMap<String, RoleDefinition> =
-                serde_yaml::from_str(SYSTEM_ROLES).expect("system-roles.yaml parses");
+            let defs = system_role_definitions();
             let mut catalog = RoleCatalog::default();
             for (name, def) in defs {
                 catalog

@@ -36,12 +36,16 @@ pub struct PublicTenant {
 }
 
 fn url_tenant(parts: &Parts) -> Option<String> {
-    // `/t/{tenant}/...`: read from the path itself so that every route shape works.
-    let mut segments = parts.uri.path().split('/');
-    (segments.nth(1) == Some("t"))
-        .then(|| segments.next().map(str::to_string))
-        .flatten()
+    // `/t/{tenant}/...` or `/api/admin/tenants/{tenant}/...`: read from the path itself so
+    // that every route shape works.
+    let path = parts.uri.path();
+    let rest = path
+        .strip_prefix("/t/")
+        .or_else(|| path.strip_prefix("/api/admin/tenants/"))?;
+    rest.split('/')
+        .next()
         .filter(|t| !t.is_empty())
+        .map(str::to_string)
 }
 
 pub fn origin(state: &AppState, parts: &Parts) -> String {
@@ -198,7 +202,11 @@ async fn authorize(
             Issue::error("not-found", format!("unknown tenant {tenant:?}")),
         ));
     }
-    let grant = state.auth.grant(&principal, tenant);
+    let grant = state
+        .auth
+        .grant_in(&state.db, &principal, tenant)
+        .await
+        .map_err(FhirError::from)?;
     if let Some(slot) = slot {
         slot.set_roles(&grant.roles);
     }

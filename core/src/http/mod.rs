@@ -1,5 +1,6 @@
 //! The HTTP server: the router reads as the table of contents of the API.
 
+mod admin_roles;
 mod context;
 mod fhir_audit;
 mod fhir_history;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
     // AuditEvent's own routes come first: static segments win over `{type}`.
     let fhir = fhir_audit::routes()
         .merge(smart::routes())
+        .merge(admin_roles::routes())
         .merge(fhir_routes::routes())
         .layer(axum::middleware::from_fn(negotiate::require_json))
         .layer(axum::middleware::from_fn_with_state(

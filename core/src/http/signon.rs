@@ -256,7 +256,12 @@ async fn complete(
     {
         return Err(refuse("this organization does not exist"));
     }
-    if state.auth.grant(&principal, &tenant.tenant).is_empty() {
+    let grant = state
+        .auth
+        .grant_in(&state.db, &principal, &tenant.tenant)
+        .await
+        .map_err(|e| (FhirError::from(e), None))?;
+    if grant.is_empty() {
         return Err(refuse(
             "you hold no Tessera role in this organization; ask its administrator for one",
         ));
@@ -306,7 +311,10 @@ async fn session(
     headers: HeaderMap,
 ) -> Result<Response, FhirError> {
     let (_, session) = current(&state, &tenant.tenant, &headers).await?;
-    let grant = state.auth.grant(&session.principal, &tenant.tenant);
+    let grant = state
+        .auth
+        .grant_in(&state.db, &session.principal, &tenant.tenant)
+        .await?;
     let body = json!({
         "tenant": tenant.tenant,
         "subject": session.principal.subject,

@@ -14,13 +14,13 @@ use tessera_core::server::{self, RunningServer};
 pub use tessera_core::auth::local::TokenRequest;
 pub use tessera_core::db::Backend;
 
-/// The tenant of a `/t/{tenant}/...` URL.
+/// The tenant of a `/t/{tenant}/...` or `/api/admin/tenants/{tenant}/...` URL.
 fn tenant_of(url: &str) -> Option<String> {
     let path = url::Url::parse(url).ok()?.path().to_string();
-    let mut segments = path.split('/');
-    (segments.nth(1) == Some("t"))
-        .then(|| segments.next().map(str::to_string))
-        .flatten()
+    let rest = path
+        .strip_prefix("/t/")
+        .or_else(|| path.strip_prefix("/api/admin/tenants/"))?;
+    rest.split('/').next().map(str::to_string)
 }
 
 pub fn postgres_admin_url() -> String {
