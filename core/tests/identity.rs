@@ -687,6 +687,17 @@ async fn hostile_tokens_are_refused(s: &TestServer, p: &Provider) {
         ),
         ("tampered claims", tampered, "signature"),
         ("garbage", "not.a.jwt".to_string(), "well-formed"),
+        (
+            "an ID token",
+            p.sign(
+                "acme",
+                claims(json!({"typ": "ID", "aud": "tessera"})),
+                json!({}),
+                "realm",
+            )
+            .await,
+            "not an access token",
+        ),
     ];
     let before = s.version_count("acme", "Patient").await;
     for (name, token, reason) in &hostile {

@@ -50,6 +50,8 @@ pub enum TokenError {
     NotYetValid,
     #[error("the token was not issued for this server (aud/azp)")]
     Audience,
+    #[error("the token is a {0:?} token, not an access token")]
+    NotAccessToken(String),
     #[error("the token is not acceptable: {0}")]
     Claims(String),
 }
@@ -215,6 +217,13 @@ impl Verifier {
             }
         })?;
         let claims = data.claims;
+        // Keycloak marks its ID and refresh tokens (`typ: ID`, `Refresh`); only access tokens
+        // may call the API.
+        if let Some(typ) = claims["typ"].as_str() {
+            if !typ.eq_ignore_ascii_case("bearer") && !typ.eq_ignore_ascii_case("at+jwt") {
+                return Err(TokenError::NotAccessToken(typ.to_string()));
+            }
+        }
         let aud: Vec<String> = match &claims["aud"] {
             Value::String(s) => vec![s.clone()],
             Value::Array(items) => items
