@@ -18,6 +18,15 @@ enum Job {
     Flush(oneshot::Sender<()>),
 }
 
+impl Job {
+    fn is_waited_for(&self) -> bool {
+        matches!(self, Job::Record(_, Some(_)) | Job::Flush(_))
+    }
+}
+
+/// How long reads' records may wait to be stored together.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The handle requests use to record audit events.
 #[derive(Clone)]
 pub struct AuditLog {
@@ -72,6 +81,15 @@ async fn run(db: Database, tenants: Arc<Tenants>, mut jobs: mpsc::Receiver<Job>)
             match jobs.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
+            }
+        }
+        // When nobody is waiting (only reads' records), linger briefly so that a stream of
+        // reads makes one durable transaction per LINGER, not one per read.
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while batch.len() < BATCH && !batch.iter().any(Job::is_waited_for) {
+            match tokio::time::timeout_at(deadline, jobs.recv()).await {
+                Ok(Some(job)) => batch.push(job),
+                _ => break,
             }
         }
         let mut by_tenant: BTreeMap<String, Vec<AuditRecord>> = BTreeMap::new();
