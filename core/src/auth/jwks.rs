@@ -193,23 +193,16 @@ impl RemoteKeys {
         Ok(keys_of(&set))
     }
 
-    /// The `jwks_uri` from the issuer's discovery document, which must name the same issuer.
+    /// The `jwks_uri` from the issuer's discovery document (`discovery.rs` checks it names
+    /// the same issuer).
     async fn discover(&self) -> Result<String, KeyError> {
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            self.issuer.trim_end_matches('/')
-        );
-        let doc = self.get_json(&url).await?;
-        if doc["issuer"].as_str() != Some(self.issuer.as_str()) {
-            return Err(KeyError::Fetch(format!(
-                "the discovery document at {url} names issuer {}, not {}",
-                doc["issuer"], self.issuer
-            )));
-        }
+        let doc = super::discovery::document(&self.issuer)
+            .await
+            .map_err(KeyError::Fetch)?;
         doc["jwks_uri"]
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| KeyError::Fetch(format!("{url} has no jwks_uri")))
+            .ok_or_else(|| KeyError::Fetch(format!("{} publishes no jwks_uri", self.issuer)))
     }
 
     async fn get_json(&self, url: &str) -> Result<serde_json::Value, KeyError> {

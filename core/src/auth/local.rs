@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use base64::Engine as _;
@@ -172,6 +171,3 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     file.sync_all()?;
     Ok(())
 }
-
-/// Shared handle.
-pub type SharedLocalIssuer = Arc<LocalIssuer>;

@@ -87,18 +87,19 @@ pub async fn take_login(
     tenant: &str,
     state: &str,
 ) -> sqlx::Result<Option<PendingLogin>> {
+    let state_hash = hash(state);
     let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Write).await?;
     let row = sqlx::query(
         "SELECT issuer, pkce_verifier, nonce, return_to, created FROM auth_login_state \
          WHERE tenant_id = $1 AND state_hash = $2",
     )
     .bind(tenant)
-    .bind(hash(state))
+    .bind(&state_hash)
     .fetch_optional(tx.conn())
     .await?;
     sqlx::query("DELETE FROM auth_login_state WHERE tenant_id = $1 AND state_hash = $2")
         .bind(tenant)
-        .bind(hash(state))
+        .bind(&state_hash)
         .execute(tx.conn())
         .await?;
     tx.commit().await?;

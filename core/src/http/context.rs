@@ -5,10 +5,9 @@
 //! the same 403 whether or not that tenant exists, so tenants cannot be probed. Then the
 //! caller's roles in that tenant become the [`Grant`] every interaction checks.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 
@@ -114,8 +113,6 @@ impl FromRequestParts<AppState> for TenantContext {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        // Path params must exist for tenant routes; read the tenant from the path itself.
-        let _ = Path::<HashMap<String, String>>::from_request_parts(parts, state).await;
         let tenant =
             url_tenant(parts).ok_or_else(|| FhirError::not_found("no tenant in the URL"))?;
         let slot = parts.extensions.get::<AuditSlot>().cloned();
