@@ -1,0 +1,205 @@
+//! A well-behaved test pack: greets, reads the FHIR store within its grant, counts in its
+//! key-value store, reads its configuration and secret, and calls a granted host.
+
+wit_bindgen::generate!({ path: "../../../../sdk/wit", world: "tessera:pack/pack@0.1.0" });
+
+use exports::tessera::pack::handlers::Guest;
+use serde_json::{json, Value};
+use tessera::pack::types::*;
+use tessera::pack::{config, fhir, kv, log, outbound_http};
+
+/// "2" when built as the `greeter2` crate.
+const VERSION: &str = if env!("CARGO_PKG_NAME").len() == "greeter2".len() {
+    "2"
+} else {
+    "1"
+};
+
+struct Greeter;
+
+fn reply(status: u16, body: Value) -> Response {
+    Response {
+        status,
+        headers: vec![Header {
+            name: "content-type".into(),
+            value: "application/json".into(),
+        }],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+fn host_error(err: HostError) -> Response {
+    let (status, kind, message) = match err {
+        HostError::Denied(m) => (403, "denied", m),
+        HostError::NotFound(m) => (404, "not-found", m),
+        HostError::Invalid(m) => (400, "invalid", m),
+        HostError::Limit(m) => (429, "limit", m),
+        HostError::Unavailable(m) => (503, "unavailable", m),
+    };
+    reply(status, json!({"error": kind, "message": message}))
+}
+
+fn param<'a>(request: &'a Request, name: &str) -> &'a str {
+    request
+        .params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+fn query_value(request: &Request, name: &str) -> Option<String> {
+    request.query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| v.replace("%3A", ":").replace("%2F", "/"))
+    })
+}
+
+fn route(methods: &[&str], path: &str, permission: Option<(&str, &str)>) -> Route {
+    Route {
+        methods: methods.iter().map(|m| m.to_string()).collect(),
+        path: path.into(),
+        permission: permission.map(|(target, action)| Permission {
+            target: target.into(),
+            action: action.into(),
+        }),
+    }
+}
+
+impl Guest for Greeter {
+    fn register() -> Registration {
+        Registration {
+            routes: vec![
+                route(&["GET"], "/hello/{name}", Some(("feature:greeter.greet", "read"))),
+                route(&["GET"], "/patients/{id}/summary", Some(("Patient", "read"))),
+                route(&["POST"], "/counter", None),
+                route(&["GET"], "/settings", None),
+                route(&["GET"], "/fetch", None),
+                route(&["POST"], "/patients", Some(("Patient", "create"))),
+            ],
+            forms: vec![Form {
+                id: "greeting-survey".into(),
+                definition: "id: greeting-survey\ntitle: How was the greeting?\nitems:\n  - linkId: rating\n    type: integer\n".into(),
+            }],
+            rules: vec![Rule {
+                id: "adult".into(),
+                description: "The patient is an adult".into(),
+                logic: r#"{">=": [{"var": "age"}, 18]}"#.into(),
+            }],
+            outbound: vec![],
+            webhooks: vec![Webhook {
+                name: "ping".into(),
+                methods: vec!["POST".into()],
+            }],
+            subscriptions: vec![],
+            search_parameters: vec![],
+            identifier_systems: vec![IdentifierSystem {
+                system: "urn:tessera:test:even".into(),
+                description: "Even numbers".into(),
+            }],
+        }
+    }
+
+    fn handle_route(request: Request) -> Result<Response, String> {
+        let path = request.path.clone();
+        log::log(log::Level::Info, &format!("greeter v{VERSION} {} {path}", request.method));
+        if path.starts_with("/hello/") {
+            let config: Value = serde_json::from_str(&config::get_config()).unwrap_or(Value::Null);
+            let greeting = config["greeting"].as_str().unwrap_or("Hello");
+            return Ok(reply(
+                200,
+                json!({
+                    "greeting": format!("{greeting}, {}!", param(&request, "name")),
+                    "version": VERSION,
+                    "user": request.caller.user,
+                    "roles": request.caller.roles,
+                    "location": request.caller.location,
+                }),
+            ));
+        }
+        if path.ends_with("/summary") {
+            let id = param(&request, "id");
+            let patient = match fhir::read("Patient", id) {
+                Ok(p) => p,
+                Err(e) => return Ok(host_error(e)),
+            };
+            let patient: Value = serde_json::from_str(&patient).map_err(|e| e.to_string())?;
+            return Ok(reply(
+                200,
+                json!({"id": patient["id"], "family": patient["name"][0]["family"]}),
+            ));
+        }
+        if path == "/counter" {
+            let current = match kv::get("count") {
+                Ok(v) => v
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .unwrap_or(0),
+                Err(e) => return Ok(host_error(e)),
+            };
+            let next = current + 1;
+            if let Err(e) = kv::set("count", next.to_string().as_bytes()) {
+                return Ok(host_error(e));
+            }
+            return Ok(reply(200, json!({"count": next})));
+        }
+        if path == "/settings" {
+            let config: Value = serde_json::from_str(&config::get_config()).unwrap_or(Value::Null);
+            let secret = config::get_secret("api-key");
+            return Ok(reply(
+                200,
+                json!({
+                    "config": config,
+                    "has_secret": secret.is_some(),
+                    "secret_length": secret.map(|s| s.len()),
+                    "undeclared_secret": config::get_secret("greeting").is_some(),
+                }),
+            ));
+        }
+        if path == "/fetch" {
+            let url = query_value(&request, "url").unwrap_or_default();
+            let sent = outbound_http::send(&outbound_http::OutboundRequest {
+                method: "GET".into(),
+                url,
+                headers: vec![],
+                body: vec![],
+            });
+            return Ok(match sent {
+                Ok(r) => reply(
+                    200,
+                    json!({"status": r.status, "body": String::from_utf8_lossy(&r.body)}),
+                ),
+                Err(e) => host_error(e),
+            });
+        }
+        if path == "/patients" {
+            let body = String::from_utf8(request.body).map_err(|e| e.to_string())?;
+            return Ok(match fhir::create(&body) {
+                Ok(created) => reply(201, serde_json::from_str(&created).unwrap_or(Value::Null)),
+                Err(e) => host_error(e),
+            });
+        }
+        Ok(reply(404, json!({"error": "no such route"})))
+    }
+
+    fn handle_event(_event: Event) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn handle_webhook(name: String, request: Request) -> Result<Response, String> {
+        Ok(reply(
+            200,
+            json!({"hook": name, "bytes": request.body.len(), "version": VERSION}),
+        ))
+    }
+
+    fn validate_identifier(_system: String, value: String) -> Result<(), String> {
+        match value.parse::<u64>() {
+            Ok(n) if n % 2 == 0 => Ok(()),
+            Ok(_) => Err(format!("{value} is odd")),
+            Err(_) => Err(format!("{value:?} is not a number")),
+        }
+    }
+}
+
+export!(Greeter);
