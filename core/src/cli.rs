@@ -66,11 +66,34 @@ pub enum Command {
     /// Manage local user accounts (the embedded default's sign-in).
     #[command(subcommand)]
     User(UserCommand),
+    /// Install, list and enable packs (the admin API does the same: docs/packs.md).
+    #[command(subcommand)]
+    Pack(PackCommand),
     /// Rebuild the search index from the stored resources (after search parameters change).
     Reindex {
         /// Only this tenant (default: every tenant).
         #[arg(long)]
         tenant: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PackCommand {
+    /// Install a pack archive server-wide (its signature is checked against
+    /// packs.trusted_keys).
+    Install { file: PathBuf },
+    /// List installed pack versions.
+    List,
+    /// Enable a pack for a tenant: `<pack>` or `<pack>@<version>` (which pins it).
+    Enable {
+        tenant: String,
+        pack: String,
+        /// Consent to the permissions the pack requests (they are printed either way).
+        #[arg(long)]
+        accept_permissions: bool,
+        /// The configuration as JSON (secrets through the admin API).
+        #[arg(long)]
+        config: Option<String>,
     },
 }
 
@@ -216,6 +239,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Pack(command) => run_pack(config, command).await,
         Command::Bench(args) => crate::bench::run(args).await,
         Command::Reindex { tenant } => {
             let db = Database::open(&config).await?;
@@ -241,6 +265,79 @@ fn check_roles(roles: &[String]) -> Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+    Ok(())
+}
+
+async fn run_pack(config: Config, command: PackCommand) -> Result<()> {
+    let db = Database::open(&config).await?;
+    let packs = crate::packs::Packs::new(&config, db.clone())?;
+    let fail = |e: crate::fhir::outcome::FhirError| anyhow::anyhow!("{}", e.message());
+    match command {
+        PackCommand::Install { file } => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            eprintln!("checking and compiling {} ...", file.display());
+            let row = packs.install(&bytes, "cli").await.map_err(fail)?;
+            println!(
+                "installed {} {} (signed by {})",
+                row.pack_id, row.version, row.trust
+            );
+        }
+        PackCommand::List => {
+            for row in crate::packs::store::versions(&db).await? {
+                println!(
+                    "{}\t{}\t{:?}\tabi {}\t{}",
+                    row.pack_id, row.version, row.manifest.kind, row.manifest.abi, row.trust
+                );
+            }
+        }
+        PackCommand::Enable {
+            tenant,
+            pack,
+            accept_permissions,
+            config: pack_config,
+        } => {
+            let (id, version) = match pack.split_once('@') {
+                Some((id, version)) => (id.to_string(), Some(version.to_string())),
+                None => (pack.clone(), None),
+            };
+            let installed = crate::packs::store::versions(&db).await?;
+            let target = installed
+                .iter()
+                .filter(|v| v.pack_id == id)
+                .filter(|v| {
+                    version
+                        .as_deref()
+                        .is_none_or(|w| v.version.to_string() == w)
+                })
+                .max_by(|a, b| a.version.cmp(&b.version))
+                .ok_or_else(|| {
+                    anyhow::anyhow!("{pack} is not installed; see `tessera pack list`")
+                })?;
+            println!(
+                "{} {} requests: {}",
+                target.pack_id,
+                target.version,
+                serde_json::to_string(&target.manifest.permissions)?
+            );
+            let request = crate::packs::lifecycle::EnableRequest {
+                version: Some(target.version.to_string()),
+                pinned: Some(version.is_some()),
+                enabled: true,
+                config: pack_config
+                    .map(|c| serde_json::from_str(&c))
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!("--config is not JSON: {e}"))?,
+                secrets: None,
+                consent: accept_permissions.then(|| target.manifest.permissions.clone()),
+            };
+            packs
+                .enable(&tenant, &id, request, "cli")
+                .await
+                .map_err(fail)?;
+            println!("enabled {} {} for {tenant}", target.pack_id, target.version);
+        }
     }
     Ok(())
 }

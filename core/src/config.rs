@@ -22,6 +22,37 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub log: LogConfig,
     pub auth: AuthConfig,
+    pub packs: PacksConfig,
+}
+
+/// The pack host (docs/packs.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PacksConfig {
+    /// Per-call limits: memory, deadline, concurrency, response and host-call budgets.
+    pub limits: tessera_plugins::Limits,
+    /// Publishers' Ed25519 public keys (base64) whose signed packs may be installed.
+    pub trusted_keys: Vec<String>,
+    /// Accept unsigned packs (development only).
+    pub allow_unsigned: bool,
+    /// How often a server checks whether another process changed pack state, in ms.
+    pub poll_ms: u64,
+    /// The key that seals pack secrets at rest: base64 of 32 bytes. When unset, a key file
+    /// in the data directory is used (created at first start). Servers sharing a PostgreSQL
+    /// database must share this key (`TESSERA_PACK_SECRET_KEY`).
+    pub secret_key: Option<String>,
+}
+
+impl Default for PacksConfig {
+    fn default() -> Self {
+        PacksConfig {
+            limits: tessera_plugins::Limits::default(),
+            trusted_keys: vec![],
+            allow_unsigned: false,
+            poll_ms: 1000,
+            secret_key: None,
+        }
+    }
 }
 
 /// Sign-on and token verification (docs/security.md, docs/admin-guide.md).
@@ -90,6 +121,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
             auth: AuthConfig::default(),
+            packs: PacksConfig::default(),
         }
     }
 }
@@ -181,6 +213,12 @@ impl Config {
         }
         if let Some(v) = lookup("TESSERA_SQLITE_SYNCHRONOUS") {
             self.database.sqlite_synchronous = v;
+        }
+        if let Some(v) = lookup("TESSERA_PACK_SECRET_KEY") {
+            self.packs.secret_key = Some(v);
+        }
+        if let Some(v) = lookup("TESSERA_PACKS_ALLOW_UNSIGNED") {
+            self.packs.allow_unsigned = matches!(v.as_str(), "1" | "true" | "yes");
         }
         if let Some(v) = lookup("TESSERA_LOG_FORMAT") {
             self.log.format = v;

@@ -13,6 +13,7 @@ pub mod db;
 pub mod fhir;
 pub mod http;
 pub mod import;
+pub mod packs;
 pub mod reindex;
 pub mod server;
 pub mod telemetry;

@@ -47,7 +47,10 @@ pub async fn app_state(config: Config) -> Result<AppState> {
     let schema = tokio::task::spawn_blocking(shared_schema).await?;
     let auth = Arc::new(Auth::from_config(&config)?);
     let tenants = Arc::new(Tenants::new(db.clone()));
+    let packs = crate::packs::Packs::new(&config, db.clone())?;
+    packs.watch();
     Ok(AppState {
+        packs,
         config: Arc::new(config),
         audit: AuditLog::start(db.clone(), tenants.clone()),
         auth,
@@ -73,6 +76,7 @@ impl RunningServer {
     pub async fn shutdown(self) -> Result<()> {
         let _ = self.shutdown.send(());
         self.task.await??;
+        self.state.packs.shutdown();
         // In-flight requests are done; store the audit records of the last reads.
         self.state.audit.flush().await;
         self.state.db.close().await;

@@ -62,7 +62,9 @@ fn clean_path(raw: &str) -> Result<String, ArchiveError> {
     let bad = path.is_empty()
         || path.starts_with('/')
         || path.contains('\\')
-        || path.split('/').any(|s| s == ".." || s == "." || s.is_empty());
+        || path
+            .split('/')
+            .any(|s| s == ".." || s == "." || s.is_empty());
     if bad {
         return Err(entry_error(raw, "paths must be relative, without `..`"));
     }
@@ -203,7 +205,8 @@ impl PackArchive {
 }
 
 fn content_hash(manifest: &str, component: &[u8], content: &BTreeMap<String, Vec<u8>>) -> String {
-    let mut files: Vec<(&str, &[u8])> = vec![(MANIFEST, manifest.as_bytes()), (COMPONENT, component)];
+    let mut files: Vec<(&str, &[u8])> =
+        vec![(MANIFEST, manifest.as_bytes()), (COMPONENT, component)];
     files.extend(content.iter().map(|(p, d)| (p.as_str(), d.as_slice())));
     files.sort_by(|a, b| a.0.cmp(b.0));
     let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
@@ -225,7 +228,8 @@ pub fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    const MANIFEST_TEXT: &str = "id: demo\nversion: 1.0.0\nkind: country\npublisher: Us\nabi: 0.1.0\n";
+    const MANIFEST_TEXT: &str =
+        "id: demo\nversion: 1.0.0\nkind: country\npublisher: Us\nabi: 0.1.0\n";
 
     fn sample() -> PackArchive {
         let mut content = BTreeMap::new();
@@ -264,14 +268,19 @@ mod tests {
 
     #[test]
     fn refuses_hostile_archives() {
-        assert!(matches!(PackArchive::read(b"not gzip"), Err(ArchiveError::Format(_))));
-        let err = PackArchive::read(&tar_with("../../etc/passwd", tar::EntryType::Regular)).unwrap_err();
+        assert!(matches!(
+            PackArchive::read(b"not gzip"),
+            Err(ArchiveError::Format(_))
+        ));
+        let err =
+            PackArchive::read(&tar_with("../../etc/passwd", tar::EntryType::Regular)).unwrap_err();
         assert!(err.to_string().contains("relative"), "{err}");
         let err = PackArchive::read(&tar_with("forms/link", tar::EntryType::Symlink)).unwrap_err();
         assert!(err.to_string().contains("regular files"), "{err}");
         let err = PackArchive::read(&tar_with("bin/tool", tar::EntryType::Regular)).unwrap_err();
         assert!(err.to_string().contains("unexpected file"), "{err}");
-        let err = PackArchive::read(&tar_with("forms/a.yaml", tar::EntryType::Regular)).unwrap_err();
+        let err =
+            PackArchive::read(&tar_with("forms/a.yaml", tar::EntryType::Regular)).unwrap_err();
         assert!(matches!(err, ArchiveError::Missing(MANIFEST)), "{err}");
     }
 }

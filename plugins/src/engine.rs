@@ -85,9 +85,7 @@ impl Limits {
             return Err("packs.limits.deadline_ms must be above 0".into());
         }
         if self.tenant_concurrency == 0 || self.max_instances == 0 {
-            return Err(
-                "packs.limits.tenant_concurrency and max_instances must be above 0".into(),
-            );
+            return Err("packs.limits.tenant_concurrency and max_instances must be above 0".into());
         }
         Ok(())
     }

@@ -174,9 +174,11 @@ impl Manifest {
             )));
         }
         if self.publisher.trim().is_empty() {
-            return Err(ManifestError::new("publisher must name who publishes the pack"));
+            return Err(ManifestError::new(
+                "publisher must name who publishes the pack",
+            ));
         }
-        for (dependency, _) in &self.dependencies {
+        for dependency in self.dependencies.keys() {
             if !is_pack_id(dependency) || dependency == &self.id {
                 return Err(ManifestError::new(format!(
                     "dependency {dependency:?} is not another pack's id"
@@ -223,7 +225,9 @@ impl Manifest {
         }
         for locale in &self.locales {
             let ok = (2..=12).contains(&locale.len())
-                && locale.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                && locale
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-');
             if !ok {
                 return Err(ManifestError::new(format!(
                     "locales: {locale:?} is not a language tag (en, hi, en-GB)"
@@ -286,8 +290,9 @@ fn check_config_schema(schema: &Value) -> Result<(), ManifestError> {
             "config_schema must be a JSON Schema with `type: object`",
         ));
     }
-    jsonschema::meta::validate(schema)
-        .map_err(|e| ManifestError::new(format!("config_schema is not a valid JSON Schema: {e}")))?;
+    jsonschema::meta::validate(schema).map_err(|e| {
+        ManifestError::new(format!("config_schema is not a valid JSON Schema: {e}"))
+    })?;
     jsonschema::validator_for(schema)
         .map_err(|e| ManifestError::new(format!("config_schema: {e}")))?;
     if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
@@ -325,16 +330,22 @@ mod tests {
         assert!(err.message.contains("lower-case"), "{err}");
         let err = Manifest::parse(&GOOD.replace("1.0.0\nkind", "one\nkind")).unwrap_err();
         assert!(err.to_string().contains("line 2"), "{err}");
-        let err = Manifest::parse(&format!("{GOOD}permissions:\n  fhir:\n    patient: [read]\n"))
-            .unwrap_err();
+        let err = Manifest::parse(&format!(
+            "{GOOD}permissions:\n  fhir:\n    patient: [read]\n"
+        ))
+        .unwrap_err();
         assert!(err.message.contains("not a FHIR resource type"), "{err}");
-        let err = Manifest::parse(&format!("{GOOD}permissions:\n  fhir:\n    Patient: [frobnicate]\n"))
-            .unwrap_err();
+        let err = Manifest::parse(&format!(
+            "{GOOD}permissions:\n  fhir:\n    Patient: [frobnicate]\n"
+        ))
+        .unwrap_err();
         assert!(err.message.contains("frobnicate"), "{err}");
         let err = Manifest::parse(&format!("{GOOD}permissions:\n  http: [ftp://x]\n")).unwrap_err();
         assert!(err.message.contains("http"), "{err}");
-        let err = Manifest::parse(&format!("{GOOD}permissions:\n  fhir:\n    AuditEvent: [read]\n"))
-            .unwrap_err();
+        let err = Manifest::parse(&format!(
+            "{GOOD}permissions:\n  fhir:\n    AuditEvent: [read]\n"
+        ))
+        .unwrap_err();
         assert!(err.message.contains("audit"), "{err}");
     }
 
@@ -345,13 +356,20 @@ mod tests {
         );
         let m = Manifest::parse(&text).unwrap();
         assert_eq!(m.secret_fields(), vec!["api-key".to_string()]);
-        m.validate_config(&serde_json::json!({"greeting": "Hi"})).unwrap();
+        m.validate_config(&serde_json::json!({"greeting": "Hi"}))
+            .unwrap();
         let errors = m
             .validate_config(&serde_json::json!({"greeting": 7}))
             .unwrap_err();
         assert!(errors[0].contains("/greeting"), "{errors:?}");
         assert!(m.validate_config(&serde_json::json!({})).is_err());
-        let bad = text.replace("{type: string, writeOnly: true}", "{type: integer, writeOnly: true}");
-        assert!(Manifest::parse(&bad).unwrap_err().message.contains("secret"));
+        let bad = text.replace(
+            "{type: string, writeOnly: true}",
+            "{type: integer, writeOnly: true}",
+        );
+        assert!(Manifest::parse(&bad)
+            .unwrap_err()
+            .message
+            .contains("secret"));
     }
 }

@@ -90,7 +90,9 @@ fn check_methods(what: &str, methods: &[String]) -> Result<(), String> {
     }
     for method in methods {
         if !METHODS.contains(&method.as_str()) {
-            return Err(format!("{what}: method {method:?} is not one of {METHODS:?}"));
+            return Err(format!(
+                "{what}: method {method:?} is not one of {METHODS:?}"
+            ));
         }
     }
     Ok(())
@@ -139,8 +141,7 @@ impl Registration {
             }
         }
         // Most specific first, so literal segments win over parameters.
-        self.routes
-            .sort_by_key(|route| route.pattern.specificity());
+        self.routes.sort_by_key(|route| route.pattern.specificity());
         let unique = |kind: &str, names: Vec<&str>| -> Result<(), String> {
             let mut seen = std::collections::BTreeSet::new();
             for name in names {
@@ -155,8 +156,14 @@ impl Registration {
         };
         unique("form", self.forms.iter().map(|f| f.id.as_str()).collect())?;
         unique("rule", self.rules.iter().map(|r| r.id.as_str()).collect())?;
-        unique("webhook", self.webhooks.iter().map(|w| w.name.as_str()).collect())?;
-        unique("endpoint", self.outbound.iter().map(|e| e.name.as_str()).collect())?;
+        unique(
+            "webhook",
+            self.webhooks.iter().map(|w| w.name.as_str()).collect(),
+        )?;
+        unique(
+            "endpoint",
+            self.outbound.iter().map(|e| e.name.as_str()).collect(),
+        )?;
         for hook in &self.webhooks {
             check_methods(&format!("webhook {}", hook.name), &hook.methods)?;
         }
@@ -198,8 +205,7 @@ impl Registration {
             }
         }
         for parameter in &self.search_parameters {
-            if parameter.get("resourceType").and_then(|v| v.as_str()) != Some("SearchParameter")
-            {
+            if parameter.get("resourceType").and_then(|v| v.as_str()) != Some("SearchParameter") {
                 return Err("search-parameters must be SearchParameter resources".into());
             }
         }

@@ -26,7 +26,9 @@ impl RoutePattern {
         for part in rest.split('/') {
             if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    return Err(format!("route {path:?}: {{{name}}} is not a parameter name"));
+                    return Err(format!(
+                        "route {path:?}: {{{name}}} is not a parameter name"
+                    ));
                 }
                 segments.push(Segment::Param(name.to_string()));
             } else if part.is_empty()

@@ -108,7 +108,11 @@ pub struct LoadedPack {
 
 impl std::fmt::Debug for LoadedPack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "LoadedPack({}@{})", self.manifest.id, self.manifest.version)
+        write!(
+            f,
+            "LoadedPack({}@{})",
+            self.manifest.id, self.manifest.version
+        )
     }
 }
 
@@ -167,12 +171,16 @@ impl PackRuntime {
         let bindings = self
             .linkers
             .prepare(&archive.manifest.abi, &component)
-            .map_err(|e| anyhow::anyhow!("pack.wasm does not fit ABI {}: {e:#}", archive.manifest.abi))?;
+            .map_err(|e| {
+                anyhow::anyhow!("pack.wasm does not fit ABI {}: {e:#}", archive.manifest.abi)
+            })?;
         let context = CallContext::registering(&archive.manifest);
         let registration = self
-            .run(context, |bindings, store| {
-                Box::pin(async move { bindings.register(store).await.map(Ok) })
-            }, &bindings)
+            .run(
+                context,
+                |bindings, store| Box::pin(async move { bindings.register(store).await.map(Ok) }),
+                &bindings,
+            )
             .await
             .map_err(|e| anyhow::anyhow!("register failed: {e}"))?;
         let registration = registration
@@ -235,13 +243,16 @@ impl PackRuntime {
                 UpdateDeadline::Yield(1)
             })
         });
-        let outcome = tokio::time::timeout(self.limits.deadline(), call(bindings, &mut store)).await;
+        let outcome =
+            tokio::time::timeout(self.limits.deadline(), call(bindings, &mut store)).await;
         let state = store.data_mut();
         state.flush_output();
         let result = match outcome {
             Err(_) => Err(CallError::Timeout(self.limits.deadline_ms)),
             Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(message))) => Err(CallError::Failed(capabilities::log::truncate(&message, 1000))),
+            Ok(Ok(Err(message))) => Err(CallError::Failed(capabilities::log::truncate(
+                &message, 1000,
+            ))),
             Ok(Err(err)) => Err(self.classify(&err, &state.output.stderr_text())),
         };
         if let Err(err) = &result {
@@ -271,7 +282,12 @@ impl PackRuntime {
         let mut lines = stderr.lines();
         if let Some(at) = lines.by_ref().find(|l| l.contains("panicked at")) {
             let message = lines.next().unwrap_or("").trim();
-            let place = at.split("panicked at").nth(1).unwrap_or("").trim_end_matches(':').trim();
+            let place = at
+                .split("panicked at")
+                .nth(1)
+                .unwrap_or("")
+                .trim_end_matches(':')
+                .trim();
             return CallError::Trap(format!(
                 "panicked: {} (at {place})",
                 capabilities::log::truncate(message, 300)
@@ -318,7 +334,9 @@ impl PackRuntime {
         let response = self
             .run(
                 context,
-                |bindings, store| Box::pin(async move { bindings.handle_route(store, &request).await }),
+                |bindings, store| {
+                    Box::pin(async move { bindings.handle_route(store, &request).await })
+                },
                 &pack.bindings,
             )
             .await?;

@@ -92,7 +92,9 @@ pub enum SignatureError {
     Unsigned,
     #[error("the pack is signed by key {0}, which this server does not trust (add its public key to packs.trusted_keys)")]
     UntrustedKey(String),
-    #[error("the signature does not match the pack's contents: the archive was changed after signing")]
+    #[error(
+        "the signature does not match the pack's contents: the archive was changed after signing"
+    )]
     Tampered,
     #[error("signature.json is malformed: {0}")]
     Malformed(String),
@@ -185,12 +187,18 @@ mod tests {
         assert_eq!(trusted.verify(&pack, true), Ok(Trust::Unsigned));
         key.sign(&mut pack);
         let read = PackArchive::read(&pack.write()).unwrap();
-        assert_eq!(trusted.verify(&read, false), Ok(Trust::Signed(key.fingerprint())));
+        assert_eq!(
+            trusted.verify(&read, false),
+            Ok(Trust::Signed(key.fingerprint()))
+        );
 
         let mut tampered = read.clone();
         tampered.component.push(0);
         let tampered = PackArchive::read(&tampered.write()).unwrap();
-        assert_eq!(trusted.verify(&tampered, true), Err(SignatureError::Tampered));
+        assert_eq!(
+            trusted.verify(&tampered, true),
+            Err(SignatureError::Tampered)
+        );
 
         let stranger = SigningKey::from_pkcs8(&SigningKey::generate()).unwrap();
         let mut other = archive();

@@ -26,7 +26,10 @@ impl PackServices for Recorder {
     async fn fhir(&self, request: FhirRequest) -> Result<FhirReply, HostError> {
         let body = json!({"resourceType": "Patient", "id": request.path.rsplit('/').next(), "name": [{"family": "Chalmers"}]});
         self.fhir.lock().unwrap().push(request);
-        Ok(FhirReply { status: 200, body: body.to_string() })
+        Ok(FhirReply {
+            status: 200,
+            body: body.to_string(),
+        })
     }
     async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
         Ok(self.kv.lock().unwrap().get(key).cloned())
@@ -44,12 +47,26 @@ impl PackServices for Recorder {
         Ok(())
     }
     async fn kv_list(&self, prefix: &str, limit: usize) -> Result<Vec<String>, HostError> {
-        Ok(self.kv.lock().unwrap().keys().filter(|k| k.starts_with(prefix)).take(limit).cloned().collect())
+        Ok(self
+            .kv
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }
 
 fn limits() -> Limits {
-    Limits { memory_mib: 32, deadline_ms: 500, kv_keys: 50, max_instances: 16, ..Limits::default() }
+    Limits {
+        memory_mib: 32,
+        deadline_ms: 500,
+        kv_keys: 50,
+        max_instances: 16,
+        ..Limits::default()
+    }
 }
 
 fn context(loaded: &tessera_plugins::LoadedPack, services: Arc<Recorder>) -> CallContext {
@@ -59,7 +76,10 @@ fn context(loaded: &tessera_plugins::LoadedPack, services: Arc<Recorder>) -> Cal
         pack_version: loaded.manifest.version.to_string(),
         grant: Arc::new(PackGrant::from_manifest(&loaded.manifest)),
         config: Arc::new(json!({"greeting": "Howdy"})),
-        secrets: Arc::new(BTreeMap::from([("api-key".to_string(), "s3cret-value".to_string())])),
+        secrets: Arc::new(BTreeMap::from([(
+            "api-key".to_string(),
+            "s3cret-value".to_string(),
+        )])),
         services,
     }
 }
@@ -69,7 +89,11 @@ fn get(path: &str, query: &str) -> RouteRequest {
         method: "GET".into(),
         path: path.into(),
         query: query.into(),
-        caller: Caller { user: "u1".into(), roles: vec!["clinician".into()], ..Caller::default() },
+        caller: Caller {
+            user: "u1".into(),
+            roles: vec!["clinician".into()],
+            ..Caller::default()
+        },
         ..RouteRequest::default()
     }
 }
@@ -84,10 +108,18 @@ async fn a_well_behaved_pack_registers_and_answers() {
     let runtime = PackRuntime::new(limits(), None).unwrap();
     let archive = packs::archive(&packs::greeter_manifest("1.0.0", &[]), &built.greeter_v1);
     let loaded = runtime.load(&archive).await.unwrap();
-    let paths: Vec<&str> = loaded.registration.routes.iter().map(|r| r.path.as_str()).collect();
+    let paths: Vec<&str> = loaded
+        .registration
+        .routes
+        .iter()
+        .map(|r| r.path.as_str())
+        .collect();
     assert!(paths.contains(&"/hello/{name}"), "{paths:?}");
     assert_eq!(loaded.registration.forms[0].id, "greeting-survey");
-    assert_eq!(loaded.registration.rules[0].logic, json!({">=": [{"var": "age"}, 18]}));
+    assert_eq!(
+        loaded.registration.rules[0].logic,
+        json!({">=": [{"var": "age"}, 18]})
+    );
 
     let services = Arc::new(Recorder::default());
     let route = match loaded.registration.find_route("GET", "/hello/Ann") {
@@ -96,10 +128,20 @@ async fn a_well_behaved_pack_registers_and_answers() {
     };
     let mut request = get("/hello/Ann", "");
     request.params = route.1;
-    let response = runtime.call_route(&loaded, context(&loaded, services.clone()), request).await.unwrap();
+    let response = runtime
+        .call_route(&loaded, context(&loaded, services.clone()), request)
+        .await
+        .unwrap();
     assert_eq!(body(&response)["greeting"], "Howdy, Ann!");
 
-    let response = runtime.call_route(&loaded, context(&loaded, services.clone()), get("/settings", "")).await.unwrap();
+    let response = runtime
+        .call_route(
+            &loaded,
+            context(&loaded, services.clone()),
+            get("/settings", ""),
+        )
+        .await
+        .unwrap();
     let settings = body(&response);
     assert_eq!(settings["has_secret"], true);
     assert_eq!(settings["secret_length"], 12);
@@ -108,13 +150,19 @@ async fn a_well_behaved_pack_registers_and_answers() {
     for expected in 1..=3 {
         let mut post = get("/counter", "");
         post.method = "POST".into();
-        let response = runtime.call_route(&loaded, context(&loaded, services.clone()), post).await.unwrap();
+        let response = runtime
+            .call_route(&loaded, context(&loaded, services.clone()), post)
+            .await
+            .unwrap();
         assert_eq!(body(&response)["count"], expected);
     }
 
     let mut request = get("/patients/p1/summary", "");
     request.params = vec![("id".into(), "p1".into())];
-    let response = runtime.call_route(&loaded, context(&loaded, services.clone()), request).await.unwrap();
+    let response = runtime
+        .call_route(&loaded, context(&loaded, services.clone()), request)
+        .await
+        .unwrap();
     assert_eq!(body(&response)["family"], "Chalmers");
     let asked = services.fhir.lock().unwrap();
     assert_eq!(asked.last().unwrap().path, "Patient/p1");
@@ -124,9 +172,15 @@ async fn a_well_behaved_pack_registers_and_answers() {
 async fn hostile_calls_end_with_clear_errors_and_the_host_carries_on() {
     let built = packs::built();
     let runtime = PackRuntime::new(limits(), None).unwrap();
-    let hostile = runtime.load(&packs::archive(&packs::hostile_manifest(), &built.hostile)).await.unwrap();
+    let hostile = runtime
+        .load(&packs::archive(&packs::hostile_manifest(), &built.hostile))
+        .await
+        .unwrap();
     let greeter = runtime
-        .load(&packs::archive(&packs::greeter_manifest("1.0.0", &[]), &built.greeter_v1))
+        .load(&packs::archive(
+            &packs::greeter_manifest("1.0.0", &[]),
+            &built.greeter_v1,
+        ))
         .await
         .unwrap();
     let services = Arc::new(Recorder::default());
@@ -139,7 +193,10 @@ async fn hostile_calls_end_with_clear_errors_and_the_host_carries_on() {
 
     let started = Instant::now();
     assert_eq!(call("/loop").await.unwrap_err(), CallError::Timeout(500));
-    assert!(started.elapsed() < Duration::from_secs(3), "stopped near its deadline");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "stopped near its deadline"
+    );
     assert_eq!(call("/bomb").await.unwrap_err(), CallError::OutOfMemory(32));
     match call("/panic").await.unwrap_err() {
         CallError::Trap(message) => assert!(message.contains("panics on purpose"), "{message}"),
@@ -154,29 +211,69 @@ async fn hostile_calls_end_with_clear_errors_and_the_host_carries_on() {
 
     let denied = body(&call("/read-ungranted").await.unwrap());
     for key in ["observation", "search", "create"] {
-        assert!(denied[key]["error"].as_str().unwrap().contains("Denied"), "{key}: {denied}");
+        assert!(
+            denied[key]["error"].as_str().unwrap().contains("Denied"),
+            "{key}: {denied}"
+        );
     }
     let fetched = body(&call("/fetch-ungranted").await.unwrap());
-    assert!(fetched["fetch"]["error"].as_str().unwrap().contains("not granted outbound HTTP"), "{fetched}");
+    assert!(
+        fetched["fetch"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not granted outbound HTTP"),
+        "{fetched}"
+    );
     let escape = body(&call("/other-tenant").await.unwrap());
-    assert!(escape["traversal"]["error"].as_str().unwrap().contains("Invalid"), "{escape}");
-    assert!(escape["type_traversal"]["error"].as_str().unwrap().contains("Invalid"), "{escape}");
-    assert!(escape["absolute"]["error"].as_str().unwrap().contains("Invalid"), "{escape}");
+    assert!(
+        escape["traversal"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid"),
+        "{escape}"
+    );
+    assert!(
+        escape["type_traversal"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid"),
+        "{escape}"
+    );
+    assert!(
+        escape["absolute"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid"),
+        "{escape}"
+    );
     // Every request that reached the server stayed relative to the tenant's base.
     for request in services.fhir.lock().unwrap().iter() {
         assert!(!request.path.contains(".."), "{request:?}");
-        assert!(!request.path.contains('/') || request.path.starts_with("Patient/"), "{request:?}");
+        assert!(
+            !request.path.contains('/') || request.path.starts_with("Patient/"),
+            "{request:?}"
+        );
     }
     let flood = body(&call("/kv-flood").await.unwrap());
-    assert!(flood[0]["error"].as_str().unwrap().contains("Limit"), "{flood}");
-    assert!(flood[1]["error"].as_str().unwrap().contains("Invalid"), "{flood}");
+    assert!(
+        flood[0]["error"].as_str().unwrap().contains("Limit"),
+        "{flood}"
+    );
+    assert!(
+        flood[1]["error"].as_str().unwrap().contains("Invalid"),
+        "{flood}"
+    );
     assert_eq!(flood[2]["stopped_after"], 50, "{flood}");
     // The log flood ends (lines past the limit are dropped) or hits the deadline.
     let _ = call("/log-flood").await;
 
     // The well-behaved pack is unaffected.
     let response = runtime
-        .call_route(&greeter, context(&greeter, services.clone()), get("/settings", ""))
+        .call_route(
+            &greeter,
+            context(&greeter, services.clone()),
+            get("/settings", ""),
+        )
         .await
         .unwrap();
     assert_eq!(response.status, 200);
@@ -185,16 +282,41 @@ async fn hostile_calls_end_with_clear_errors_and_the_host_carries_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tenant_concurrency_limit_holds() {
     let built = packs::built();
-    let runtime = Arc::new(PackRuntime::new(Limits { tenant_concurrency: 2, deadline_ms: 400, ..limits() }, None).unwrap());
-    let hostile = runtime.load(&packs::archive(&packs::hostile_manifest(), &built.hostile)).await.unwrap();
+    let runtime = Arc::new(
+        PackRuntime::new(
+            Limits {
+                tenant_concurrency: 2,
+                deadline_ms: 400,
+                ..limits()
+            },
+            None,
+        )
+        .unwrap(),
+    );
+    let hostile = runtime
+        .load(&packs::archive(&packs::hostile_manifest(), &built.hostile))
+        .await
+        .unwrap();
     let services = Arc::new(Recorder::default());
     let mut running = Vec::new();
     for _ in 0..2 {
-        let (runtime, hostile, ctx) = (runtime.clone(), hostile.clone(), context(&hostile, services.clone()));
-        running.push(tokio::spawn(async move { runtime.call_route(&hostile, ctx, get("/loop", "")).await }));
+        let (runtime, hostile, ctx) = (
+            runtime.clone(),
+            hostile.clone(),
+            context(&hostile, services.clone()),
+        );
+        running.push(tokio::spawn(async move {
+            runtime.call_route(&hostile, ctx, get("/loop", "")).await
+        }));
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let third = runtime.call_route(&hostile, context(&hostile, services.clone()), get("/loop", "")).await;
+    let third = runtime
+        .call_route(
+            &hostile,
+            context(&hostile, services.clone()),
+            get("/loop", ""),
+        )
+        .await;
     assert_eq!(third.unwrap_err(), CallError::Busy);
     for call in running {
         assert_eq!(call.await.unwrap().unwrap_err(), CallError::Timeout(400));
@@ -223,9 +345,23 @@ async fn an_abi_the_host_lacks_is_refused() {
     let built = packs::built();
     let runtime = PackRuntime::new(limits(), None).unwrap();
     let manifest = packs::greeter_manifest("1.0.0", &[]).replace("abi: 0.1.0", "abi: 0.9.0");
-    let err = runtime.load(&packs::archive(&manifest, &built.greeter_v1)).await.unwrap_err();
-    assert!(format!("{err:#}").contains("does not serve pack ABI 0.9.0"), "{err:#}");
-    let bogus = tessera_plugins::PackArchive::from_parts(packs::hostile_manifest(), b"this is not wasm".to_vec(), Default::default()).unwrap();
+    let err = runtime
+        .load(&packs::archive(&manifest, &built.greeter_v1))
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("does not serve pack ABI 0.9.0"),
+        "{err:#}"
+    );
+    let bogus = tessera_plugins::PackArchive::from_parts(
+        packs::hostile_manifest(),
+        b"this is not wasm".to_vec(),
+        Default::default(),
+    )
+    .unwrap();
     let err = runtime.load(&bogus).await.unwrap_err();
-    assert!(format!("{err:#}").contains("not a valid component"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("not a valid component"),
+        "{err:#}"
+    );
 }

@@ -29,6 +29,20 @@ fn classify(
         };
         return ("admin", action, what, None);
     }
+    if let Some(rest) = path
+        .strip_prefix("/t/")
+        .and_then(|r| r.split_once('/'))
+        .and_then(|(_, r)| r.strip_prefix("packs/"))
+    {
+        // A pack's route: the entity is the pack and the path within it.
+        let action = match *method {
+            Method::GET | Method::HEAD => "R",
+            Method::POST => "C",
+            Method::DELETE => "D",
+            _ => "U",
+        };
+        return ("pack-route", action, Some(format!("pack:{rest}")), None);
+    }
     // path: /t/{tenant}/fhir/...
     let rest: Vec<&str> = path.split('/').skip(4).filter(|s| !s.is_empty()).collect();
     let is_type = |s: &str| s.chars().next().is_some_and(|c| c.is_ascii_uppercase());
@@ -107,7 +121,10 @@ pub async fn audit_requests(
     record.entity = entity.or_else(|| entity_type.clone());
     record.entity_type = entity_type;
     record.query = query.filter(|_| action == "E");
-    record.description = format!("{method} {path}");
+    record.description = match &data.via_pack {
+        Some(pack) => format!("{method} {path} (by pack {pack})"),
+        None => format!("{method} {path}"),
+    };
     let changes_data = !matches!(method, Method::GET | Method::HEAD);
     state.audit.record(record, changes_data).await;
     response

@@ -33,6 +33,8 @@ pub struct SlotData {
     pub roles: Vec<String>,
     /// Why access was refused, when it was.
     pub failure: Option<String>,
+    /// The pack that made this request for the user, when a pack did.
+    pub via_pack: Option<String>,
 }
 
 impl AuditSlot {
@@ -50,6 +52,26 @@ impl AuditSlot {
             d.subject = Some(principal.subject.clone());
             d.username = principal.username.clone();
         });
+    }
+
+    /// Who a grant belongs to, for requests made inside the server (a pack's FHIR calls).
+    pub fn set_who(&self, who: &crate::auth::rbac::Who) {
+        if let crate::auth::rbac::Who::User {
+            issuer,
+            subject,
+            username,
+        } = who
+        {
+            self.with(|d| {
+                d.issuer = Some(issuer.clone());
+                d.subject = Some(subject.clone());
+                d.username = username.clone();
+            });
+        }
+    }
+
+    pub fn set_via_pack(&self, pack: &str) {
+        self.with(|d| d.via_pack = Some(pack.to_string()));
     }
 
     pub fn set_roles(&self, roles: &[String]) {

@@ -124,6 +124,23 @@ impl Permissions {
     pub fn is_empty(&self) -> bool {
         self.by_target.values().all(|a| a.0 == 0)
     }
+
+    /// What both allow: for each type in `limit`, the actions both `self` and `limit`
+    /// allow on it. Nothing else survives (no wildcard, no feature).
+    fn restricted_to(&self, limit: &BTreeMap<String, Vec<Action>>) -> Permissions {
+        let mut out = Permissions::default();
+        for (ty, actions) in limit {
+            let kept: Vec<Action> = actions
+                .iter()
+                .copied()
+                .filter(|a| self.allows_type(*a, ty))
+                .collect();
+            if !kept.is_empty() {
+                out.allow(Target::Type(ty.clone()), &kept);
+            }
+        }
+        out
+    }
 }
 
 /// A role as written in YAML or JSON: `permissions: { Patient: [read, search] }`.
@@ -313,6 +330,41 @@ impl Grant {
         self.who == Who::System
     }
 
+    /// A pack acting on its own (a webhook call, with no user): only what it was granted.
+    pub fn for_pack(tenant: &str, pack: &str, limit: &BTreeMap<String, Vec<Action>>) -> Grant {
+        let mut everywhere = Permissions::default();
+        for (ty, actions) in limit {
+            if !PRIVILEGED_TYPES.contains(&ty.as_str()) {
+                everywhere.allow(Target::Type(ty.clone()), actions);
+            }
+        }
+        Grant {
+            tenant: tenant.to_string(),
+            who: Who::User {
+                issuer: "urn:tessera:pack".into(),
+                subject: format!("pack:{pack}"),
+                username: Some(format!("pack {pack}")),
+            },
+            roles: vec![],
+            everywhere,
+            own_compartment: Permissions::default(),
+            patient: None,
+        }
+    }
+
+    /// This grant cut down to what a pack was granted (type → actions): a pack acting for a
+    /// user can do only what both may. The caller's patient compartment still binds.
+    pub fn restricted_to(&self, limit: &BTreeMap<String, Vec<Action>>) -> Grant {
+        Grant {
+            tenant: self.tenant.clone(),
+            who: self.who.clone(),
+            roles: self.roles.clone(),
+            everywhere: self.everywhere.restricted_to(limit),
+            own_compartment: self.own_compartment.restricted_to(limit),
+            patient: self.patient.clone(),
+        }
+    }
+
     /// Does the caller hold any permission at all in this tenant?
     pub fn is_empty(&self) -> bool {
         self.everywhere.is_empty() && self.own_compartment.is_empty()
@@ -392,6 +444,30 @@ mod tests {
         let admin = user(&["org-admin"], None);
         assert!(admin.reach(Action::Search, "AuditEvent").is_some());
         assert!(admin.reach(Action::Create, "AuditEvent").is_none());
+    }
+
+    #[test]
+    fn a_pack_grant_cuts_the_callers_down() {
+        let limit = BTreeMap::from([
+            ("Patient".to_string(), vec![Action::Read, Action::Delete]),
+            ("AuditEvent".to_string(), vec![Action::Read]),
+        ]);
+        let clinician = user(&["clinician"], None).restricted_to(&limit);
+        assert!(clinician.reach(Action::Read, "Patient").is_some());
+        assert!(
+            clinician.reach(Action::Delete, "Patient").is_none(),
+            "the user may not"
+        );
+        assert!(
+            clinician.reach(Action::Read, "Observation").is_none(),
+            "the pack may not"
+        );
+        assert!(clinician.reach(Action::Read, "AuditEvent").is_none());
+        let patient = user(&["patient"], Some("p1")).restricted_to(&limit);
+        assert_eq!(
+            patient.reach(Action::Read, "Patient"),
+            Some(Reach::PatientCompartment("p1".into()))
+        );
     }
 
     #[test]

@@ -54,7 +54,8 @@ pub(super) async fn open(owner_url: &str, config: &DatabaseConfig) -> Result<Dat
 }
 
 /// Creates the application role if needed and grants it data access (never ownership).
-/// An advisory lock serialises concurrent starts, since roles are cluster-wide.
+/// An advisory lock serialises concurrent starts on one database; roles are cluster-wide,
+/// so a concurrent creation from another database is tolerated.
 async fn ensure_app_role(owner: &PgPool, config: &DatabaseConfig) -> Result<()> {
     let role = &config.app_role;
     anyhow::ensure!(
@@ -72,9 +73,17 @@ async fn ensure_app_role(owner: &PgPool, config: &DatabaseConfig) -> Result<()> 
                 .fetch_one(&mut *conn)
                 .await?;
         if !exists {
-            sqlx::query(&format!("CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS"))
+            let created = sqlx::query(&format!("CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS"))
                 .execute(&mut *conn)
-                .await?;
+                .await;
+            match created {
+                Ok(_) => {}
+                // Advisory locks are per database; a server starting on another database
+                // of the same cluster may have created the role a moment ago.
+                Err(sqlx::Error::Database(e))
+                    if matches!(e.code().as_deref(), Some("23505") | Some("42710")) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         // A role that bypasses row-level security would silently void tenant isolation.
         let (superuser, bypass): (bool, bool) =
@@ -103,6 +112,8 @@ async fn ensure_app_role(owner: &PgPool, config: &DatabaseConfig) -> Result<()> 
             format!("REVOKE ALL ON _sqlx_migrations FROM {role}"),
             // The audit trail is append-only for the server (migrations/postgres/0006).
             format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_event FROM {role}"),
+            // So is the pack registry's log (migrations/postgres/0010).
+            format!("REVOKE UPDATE, DELETE, TRUNCATE ON pack_registry_log FROM {role}"),
         ] {
             sqlx::query(&grant).execute(&mut *conn).await?;
         }

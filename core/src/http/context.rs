@@ -26,6 +26,16 @@ pub struct TenantContext {
     pub grant: Arc<Grant>,
 }
 
+/// A FHIR request a pack makes for the user it runs for. Only the server creates it (a
+/// client cannot set request extensions); it carries the user's grant already cut down to
+/// the pack's (`packs::services`), so the request meets the same checks as any other.
+#[derive(Debug, Clone)]
+pub struct PackCall {
+    pub grant: Arc<Grant>,
+    pub pack: String,
+    pub fhir_base: String,
+}
+
 /// The tenant named by the URL, unverified: for public endpoints (`metadata`, SMART
 /// discovery) that reveal nothing about the tenant.
 #[derive(Debug, Clone)]
@@ -118,6 +128,21 @@ impl FromRequestParts<AppState> for TenantContext {
         let slot = parts.extensions.get::<AuditSlot>().cloned();
         if let Some(slot) = &slot {
             slot.set_tenant(&tenant);
+        }
+        if let Some(call) = parts.extensions.get::<PackCall>() {
+            if let Some(slot) = &slot {
+                slot.set_who(&call.grant.who);
+                slot.set_roles(&call.grant.roles);
+                slot.set_via_pack(&call.pack);
+            }
+            if call.grant.tenant != tenant {
+                return Err(forbidden("a pack acts only in its own tenant"));
+            }
+            return Ok(TenantContext {
+                tenant,
+                fhir_base: call.fhir_base.clone(),
+                grant: call.grant.clone(),
+            });
         }
         let result = authorize(parts, state, &tenant, slot.as_ref()).await;
         if let (Err(err), Some(slot)) = (&result, &slot) {

@@ -1,5 +1,6 @@
 //! The HTTP server: the router reads as the table of contents of the API.
 
+mod admin_packs;
 mod admin_roles;
 mod context;
 mod fhir_audit;
@@ -9,6 +10,7 @@ mod fhir_search;
 mod local_auth;
 pub mod negotiate;
 mod ops;
+mod pack_routes;
 mod signon;
 mod smart;
 
@@ -27,7 +29,7 @@ use crate::fhir::engine::FhirEngine;
 use crate::fhir::group_commit::CreateQueue;
 use crate::tenants::Tenants;
 
-pub use context::{PublicTenant, TenantContext};
+pub use context::{PackCall, PublicTenant, TenantContext};
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -42,6 +44,8 @@ pub struct AppState {
     /// Token verification and role mapping.
     pub auth: Arc<Auth>,
     pub audit: AuditLog,
+    /// Installed packs, tenants' settings and the pack runtime.
+    pub packs: Arc<crate::packs::Packs>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -55,15 +59,28 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::audit::middleware::audit_requests,
         ));
-    Router::new()
+    // Packs: audited like everything else, but their bodies are not FHIR (archives, and
+    // whatever a pack's routes take).
+    let packs = pack_routes::routes().merge(admin_packs::routes()).layer(
+        axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::middleware::audit_requests,
+        ),
+    );
+    let packs_state = state.packs.clone();
+    let app = Router::new()
         .merge(ops::routes())
         .merge(signon::routes())
         .merge(local_auth::routes())
         .merge(fhir)
+        .merge(packs)
         .fallback(ops::not_found)
         .method_not_allowed_fallback(fhir_routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state);
+    // Packs' FHIR requests go through this same router (`packs::services`).
+    packs_state.set_router(app.clone());
+    app
 }

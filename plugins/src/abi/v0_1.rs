@@ -26,7 +26,10 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     Ok(linker)
 }
 
-pub fn prepare(linker: &Linker<HostState>, component: &Component) -> wasmtime::Result<PackPre<HostState>> {
+pub fn prepare(
+    linker: &Linker<HostState>,
+    component: &Component,
+) -> wasmtime::Result<PackPre<HostState>> {
     PackPre::new(linker.instantiate_pre(component)?)
 }
 
@@ -47,14 +50,24 @@ impl tessera::pack::fhir::Host for HostState {
     async fn read(&mut self, resource_type: String, id: String) -> Result<String, abi::HostError> {
         self.fhir_read(resource_type, id).await.map_err(host_error)
     }
-    async fn search(&mut self, resource_type: String, query: String) -> Result<String, abi::HostError> {
-        self.fhir_search(resource_type, query).await.map_err(host_error)
+    async fn search(
+        &mut self,
+        resource_type: String,
+        query: String,
+    ) -> Result<String, abi::HostError> {
+        self.fhir_search(resource_type, query)
+            .await
+            .map_err(host_error)
     }
     async fn create(&mut self, body: String) -> Result<String, abi::HostError> {
-        self.fhir_write(body, FhirInteraction::Create).await.map_err(host_error)
+        self.fhir_write(body, FhirInteraction::Create)
+            .await
+            .map_err(host_error)
     }
     async fn update(&mut self, body: String) -> Result<String, abi::HostError> {
-        self.fhir_write(body, FhirInteraction::Update).await.map_err(host_error)
+        self.fhir_write(body, FhirInteraction::Update)
+            .await
+            .map_err(host_error)
     }
     async fn transaction(&mut self, bundle: String) -> Result<String, abi::HostError> {
         self.fhir_transaction(bundle).await.map_err(host_error)
@@ -69,7 +82,11 @@ impl tessera::pack::outbound_http::Host for HostState {
         let outbound = http::Outbound {
             method: request.method,
             url: request.url,
-            headers: request.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+            headers: request
+                .headers
+                .into_iter()
+                .map(|h| (h.name, h.value))
+                .collect(),
             body: request.body,
         };
         let inbound = self.http_send(outbound).await.map_err(host_error)?;
@@ -167,7 +184,10 @@ pub async fn register(
     store: &mut Store<HostState>,
 ) -> wasmtime::Result<reg::Registration> {
     let pack = pre.instantiate_async(&mut *store).await?;
-    let got = pack.tessera_pack_handlers().call_register(&mut *store).await?;
+    let got = pack
+        .tessera_pack_handlers()
+        .call_register(&mut *store)
+        .await?;
     let mut routes = Vec::new();
     for route in got.routes {
         let pattern = RoutePattern::parse(&route.path).map_err(wasmtime::Error::msg)?;

@@ -15,7 +15,9 @@ fn check_type(ty: &str) -> Result<(), HostError> {
     if is_resource_type(ty) {
         Ok(())
     } else {
-        Err(HostError::Invalid(format!("{ty:?} is not a FHIR resource type")))
+        Err(HostError::Invalid(format!(
+            "{ty:?} is not a FHIR resource type"
+        )))
     }
 }
 
@@ -32,7 +34,11 @@ fn check_id(id: &str) -> Result<(), HostError> {
 }
 
 fn check_query(query: &str) -> Result<(), HostError> {
-    if query.len() > 8192 || query.chars().any(|c| c.is_control() || c == ' ' || c == '#') {
+    if query.len() > 8192
+        || query
+            .chars()
+            .any(|c| c.is_control() || c == ' ' || c == '#')
+    {
         return Err(HostError::Invalid(
             "the query must be a URL-encoded FHIR query string".into(),
         ));
@@ -106,10 +112,9 @@ impl HostState {
         self.require(&ty, interaction)?;
         let (method, path) = match interaction {
             FhirInteraction::Update => {
-                let id = resource
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| HostError::Invalid("an update needs the resource's id".into()))?;
+                let id = resource.get("id").and_then(Value::as_str).ok_or_else(|| {
+                    HostError::Invalid("an update needs the resource's id".into())
+                })?;
                 check_id(id)?;
                 ("PUT", format!("{ty}/{id}"))
             }
@@ -196,12 +201,27 @@ mod tests {
 
     #[test]
     fn statuses_map_to_errors() {
-        let reply = |status, body: &str| FhirReply { status, body: body.into() };
+        let reply = |status, body: &str| FhirReply {
+            status,
+            body: body.into(),
+        };
         assert_eq!(reply_to_result(reply(200, "{}")), Ok("{}".into()));
         let outcome = r#"{"resourceType":"OperationOutcome","issue":[{"diagnostics":"nope"}]}"#;
-        assert_eq!(reply_to_result(reply(403, outcome)), Err(HostError::Denied("nope".into())));
-        assert!(matches!(reply_to_result(reply(410, outcome)), Err(HostError::NotFound(_))));
-        assert!(matches!(reply_to_result(reply(422, outcome)), Err(HostError::Invalid(_))));
-        assert!(matches!(reply_to_result(reply(500, outcome)), Err(HostError::Unavailable(_))));
+        assert_eq!(
+            reply_to_result(reply(403, outcome)),
+            Err(HostError::Denied("nope".into()))
+        );
+        assert!(matches!(
+            reply_to_result(reply(410, outcome)),
+            Err(HostError::NotFound(_))
+        ));
+        assert!(matches!(
+            reply_to_result(reply(422, outcome)),
+            Err(HostError::Invalid(_))
+        ));
+        assert!(matches!(
+            reply_to_result(reply(500, outcome)),
+            Err(HostError::Unavailable(_))
+        ));
     }
 }

@@ -25,7 +25,9 @@ impl OriginPattern {
             .split_once("://")
             .ok_or_else(|| format!("{text:?} must be an origin such as https://api.example.org"))?;
         if scheme != "https" && scheme != "http" {
-            return Err(format!("{text:?}: only http and https origins can be granted"));
+            return Err(format!(
+                "{text:?}: only http and https origins can be granted"
+            ));
         }
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.contains('/') || rest.contains('@') || rest.contains('?') {
@@ -120,7 +122,11 @@ impl HostState {
             builder = builder.header(name.as_str(), value.as_str());
         }
         let mut response = builder.send().await.map_err(|e| {
-            HostError::Unavailable(format!("{}: {}", url.origin().ascii_serialization(), truncate(&e.to_string(), 300)))
+            HostError::Unavailable(format!(
+                "{}: {}",
+                url.origin().ascii_serialization(),
+                truncate(&e.to_string(), 300)
+            ))
         })?;
         let status = response.status().as_u16();
         let headers = response

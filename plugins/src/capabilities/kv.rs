@@ -30,7 +30,11 @@ impl HostState {
             )));
         }
         let max_keys = self.limits.kv_keys;
-        self.call.services.clone().kv_set(&key, &value, max_keys).await
+        self.call
+            .services
+            .clone()
+            .kv_set(&key, &value, max_keys)
+            .await
     }
 
     pub(crate) async fn kv_delete(&mut self, key: String) -> Result<(), HostError> {
@@ -42,7 +46,9 @@ impl HostState {
     pub(crate) async fn kv_list(&mut self, prefix: String) -> Result<Vec<String>, HostError> {
         self.spend_call()?;
         if prefix.len() > self.limits.kv_key_bytes {
-            return Err(HostError::Invalid("the prefix is longer than any key".into()));
+            return Err(HostError::Invalid(
+                "the prefix is longer than any key".into(),
+            ));
         }
         self.call.services.clone().kv_list(&prefix, 1_000).await
     }

@@ -73,16 +73,24 @@ impl PackServices for NoServices {
         Err(HostError::Denied("no FHIR access while registering".into()))
     }
     async fn kv_get(&self, _: &str) -> Result<Option<Vec<u8>>, HostError> {
-        Err(HostError::Denied("no key-value store while registering".into()))
+        Err(HostError::Denied(
+            "no key-value store while registering".into(),
+        ))
     }
     async fn kv_set(&self, _: &str, _: &[u8], _: u64) -> Result<(), HostError> {
-        Err(HostError::Denied("no key-value store while registering".into()))
+        Err(HostError::Denied(
+            "no key-value store while registering".into(),
+        ))
     }
     async fn kv_delete(&self, _: &str) -> Result<(), HostError> {
-        Err(HostError::Denied("no key-value store while registering".into()))
+        Err(HostError::Denied(
+            "no key-value store while registering".into(),
+        ))
     }
     async fn kv_list(&self, _: &str, _: usize) -> Result<Vec<String>, HostError> {
-        Err(HostError::Denied("no key-value store while registering".into()))
+        Err(HostError::Denied(
+            "no key-value store while registering".into(),
+        ))
     }
 }
 
@@ -95,15 +103,18 @@ pub struct PackGrant {
 
 impl PackGrant {
     pub fn from_manifest(manifest: &Manifest) -> PackGrant {
+        PackGrant::from_permissions(&manifest.permissions)
+    }
+
+    /// From the permissions an admin consented to.
+    pub fn from_permissions(permissions: &crate::manifest::RequestedPermissions) -> PackGrant {
         PackGrant {
-            fhir: manifest
-                .permissions
+            fhir: permissions
                 .fhir
                 .iter()
                 .map(|(ty, i)| (ty.clone(), i.iter().copied().collect()))
                 .collect(),
-            http: manifest
-                .permissions
+            http: permissions
                 .http
                 .iter()
                 .filter_map(|o| http::OriginPattern::parse(o).ok())

@@ -35,7 +35,9 @@ impl Output {
 
     /// The stderr text (where a panic's message goes).
     pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).trim_end().to_string()
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim_end()
+            .to_string()
     }
 }
 

@@ -76,7 +76,11 @@ config_schema:
     api-key: {{ type: string, writeOnly: true, minLength: 8 }}
 locales: [en]
 ",
-        if origins.is_empty() { "    []\n".to_string() } else { origins.concat() }
+        if origins.is_empty() {
+            "    []\n".to_string()
+        } else {
+            origins.concat()
+        }
     )
     .replace("  http:\n    []\n", "  http: []\n")
 }

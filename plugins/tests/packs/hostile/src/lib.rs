@@ -76,7 +76,7 @@ impl Guest for Hostile {
                     "include": outcome(fhir::search("Patient", "_revinclude=Observation:subject")),
                     "chain": outcome(fhir::search("Patient", "_has:Observation:patient:code=1")),
                     "create": outcome(fhir::create(r#"{"resourceType":"Observation","status":"final","code":{"text":"x"}}"#)),
-                    "transaction": outcome(fhir::transaction(r#"{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"GET","url":"Observation"}}]}"#)),
+                    "transaction": outcome(fhir::transaction(r#"{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"POST","url":"Observation"},"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"}}}]}"#)),
                 }),
             )),
             "/fetch-ungranted" => {

@@ -1,0 +1,227 @@
+//! Packs in the server: the registry of installed versions, each tenant's settings and
+//! lifecycle, and running pack calls with the server's services. The sandbox itself
+//! (engine, capabilities, archives, signatures) is the `tessera-plugins` crate; this module
+//! decides which tenant runs which version with which grant and configuration.
+//!
+//! State lives in the database (`store`), so every server process sharing it agrees. Each
+//! server caches a tenant's settings and the loaded pack versions; every lifecycle change
+//! bumps a generation counter in the same transaction, and servers poll it (`packs.poll_ms`)
+//! to drop their caches: a change takes effect everywhere without a restart.
+
+pub mod dispatch;
+pub mod lifecycle;
+pub mod secrets;
+pub mod services;
+pub mod store;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use anyhow::Result;
+use tessera_plugins::signing::TrustedKeys;
+use tessera_plugins::{LoadedPack, PackArchive, PackRuntime};
+
+use crate::auth::rbac::Grant;
+use crate::config::{Config, PacksConfig};
+use crate::db::{Access, Database};
+use crate::fhir::outcome::{FhirError, FhirResult};
+use secrets::SecretSealer;
+use store::SettingRow;
+
+/// One tenant's settings of one pack: the tenant-wide row and per-Location overrides.
+#[derive(Clone, Debug, Default)]
+pub struct TenantPack {
+    pub wide: Option<SettingRow>,
+    pub locations: BTreeMap<String, SettingRow>,
+}
+
+/// A tenant's settings of every pack it has touched.
+#[derive(Clone, Debug, Default)]
+pub struct TenantPacks {
+    pub packs: BTreeMap<String, TenantPack>,
+}
+
+impl TenantPacks {
+    fn from_rows(rows: Vec<SettingRow>) -> TenantPacks {
+        let mut packs: BTreeMap<String, TenantPack> = BTreeMap::new();
+        for row in rows {
+            let entry = packs.entry(row.pack_id.clone()).or_default();
+            if row.scope.is_empty() {
+                entry.wide = Some(row);
+            } else {
+                entry.locations.insert(row.scope.clone(), row);
+            }
+        }
+        TenantPacks { packs }
+    }
+
+    /// The tenant-wide setting of an enabled pack.
+    pub fn enabled(&self, pack: &str) -> Option<&SettingRow> {
+        self.packs
+            .get(pack)
+            .and_then(|p| p.wide.as_ref())
+            .filter(|w| w.enabled)
+    }
+}
+
+pub struct Packs {
+    config: PacksConfig,
+    data_dir: std::path::PathBuf,
+    db: Database,
+    trusted: TrustedKeys,
+    sealer: SecretSealer,
+    /// Created on first use: servers that never run a pack reserve no instance pool.
+    runtime: tokio::sync::OnceCell<PackRuntime>,
+    loaded: Mutex<HashMap<(String, String), Arc<LoadedPack>>>,
+    tenants: Mutex<HashMap<String, Arc<TenantPacks>>>,
+    generation: AtomicI64,
+    /// The server's own router, through which packs' FHIR requests go (set at start,
+    /// cleared at shutdown to break the cycle router → state → packs → router).
+    router: Mutex<Option<axum::Router>>,
+}
+
+impl Packs {
+    pub fn new(config: &Config, db: Database) -> Result<Arc<Packs>> {
+        let packs_config = config.packs.clone();
+        packs_config.limits.check().map_err(anyhow::Error::msg)?;
+        let trusted = TrustedKeys::from_base64(&packs_config.trusted_keys)
+            .map_err(|e| anyhow::anyhow!("packs.trusted_keys: {e}"))?;
+        let sealer = SecretSealer::open(packs_config.secret_key.as_deref(), &config.data_dir)?;
+        Ok(Arc::new(Packs {
+            config: packs_config,
+            data_dir: config.data_dir.clone(),
+            db,
+            trusted,
+            sealer,
+            runtime: tokio::sync::OnceCell::new(),
+            loaded: Mutex::new(HashMap::new()),
+            tenants: Mutex::new(HashMap::new()),
+            generation: AtomicI64::new(i64::MIN),
+            router: Mutex::new(None),
+        }))
+    }
+
+    pub fn config(&self) -> &PacksConfig {
+        &self.config
+    }
+
+    pub(crate) fn db(&self) -> &Database {
+        &self.db
+    }
+
+    pub async fn runtime(&self) -> FhirResult<&PackRuntime> {
+        self.runtime
+            .get_or_try_init(|| async {
+                PackRuntime::new(
+                    self.config.limits.clone(),
+                    Some(self.data_dir.join("pack-cache")),
+                )
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "the pack engine cannot start");
+                FhirError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    crate::fhir::outcome::Issue::error(
+                        "transient",
+                        "the pack engine cannot start; see the server log",
+                    ),
+                )
+            })
+    }
+
+    /// A pack version ready to run: loaded once per process from its stored archive.
+    pub async fn loaded(&self, pack: &str, version: &str) -> FhirResult<Arc<LoadedPack>> {
+        let key = (pack.to_string(), version.to_string());
+        if let Some(found) = self.loaded.lock().unwrap().get(&key) {
+            return Ok(found.clone());
+        }
+        let bytes = store::archive(&self.db, pack, version)
+            .await?
+            .ok_or_else(|| {
+                FhirError::not_found(format!("pack {pack} {version} is not installed"))
+            })?;
+        let archive = PackArchive::read(&bytes).map_err(|e| {
+            FhirError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                crate::fhir::outcome::Issue::error(
+                    "exception",
+                    format!("the stored archive of {pack} {version} is unreadable: {e}"),
+                ),
+            )
+        })?;
+        let loaded = self.runtime().await?.load(&archive).await.map_err(|e| {
+            FhirError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                crate::fhir::outcome::Issue::error(
+                    "exception",
+                    format!("pack {pack} {version} cannot be loaded: {e:#}"),
+                ),
+            )
+        })?;
+        self.loaded.lock().unwrap().insert(key, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// A tenant's pack settings (cached until a change anywhere).
+    pub async fn tenant(&self, tenant: &str) -> FhirResult<Arc<TenantPacks>> {
+        if let Some(found) = self.tenants.lock().unwrap().get(tenant) {
+            return Ok(found.clone());
+        }
+        let mut tx = self
+            .db
+            .tenant_tx(&Grant::system(tenant), Access::Read)
+            .await?;
+        let rows = store::settings(tx.conn(), tenant).await?;
+        tx.commit().await?;
+        let state = Arc::new(TenantPacks::from_rows(rows));
+        self.tenants
+            .lock()
+            .unwrap()
+            .insert(tenant.to_string(), state.clone());
+        Ok(state)
+    }
+
+    /// Drops cached tenant settings (after a change here, or one seen from elsewhere).
+    pub fn forget_cached_settings(&self) {
+        self.tenants.lock().unwrap().clear();
+    }
+
+    /// Starts watching the generation counter for changes made by other processes.
+    pub fn watch(self: &Arc<Self>) {
+        let weak: Weak<Packs> = Arc::downgrade(self);
+        let every = Duration::from_millis(self.config.poll_ms.max(50));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(packs) = weak.upgrade() else { break };
+                match store::generation(&packs.db).await {
+                    Ok(now) => {
+                        if packs.generation.swap(now, Ordering::Relaxed) != now {
+                            packs.forget_cached_settings();
+                        }
+                    }
+                    Err(err) if packs.router.lock().unwrap().is_none() => {
+                        tracing::debug!(error = %err, "pack watcher stops");
+                        break;
+                    }
+                    Err(err) => tracing::warn!(error = %err, "cannot read the pack generation"),
+                }
+            }
+        });
+    }
+
+    pub fn set_router(&self, router: axum::Router) {
+        *self.router.lock().unwrap() = Some(router);
+    }
+
+    pub(crate) fn router(&self) -> Option<axum::Router> {
+        self.router.lock().unwrap().clone()
+    }
+
+    pub fn shutdown(&self) {
+        self.router.lock().unwrap().take();
+    }
+}
