@@ -44,6 +44,12 @@ pub struct BenchArgs {
     /// Only the identity-and-access benchmark (token verification and permission check).
     #[arg(long)]
     pub auth: bool,
+    /// Only the pack benchmark (route overhead, instantiation, memory with many tenants).
+    #[arg(long)]
+    pub packs: bool,
+    /// Tenants for the pack memory measurement (each enables 5 packs).
+    #[arg(long, default_value_t = 1000)]
+    pub pack_tenants: usize,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +77,12 @@ struct BackendReport {
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
+    if args.packs {
+        sqlx::any::install_default_drivers();
+        let report = crate::bench_packs::run(2000, args.pack_tenants).await?;
+        crate::bench_packs::print(&report);
+        return Ok(());
+    }
     let auth = crate::bench_auth::run(5000).await?;
     if args.auth {
         crate::bench_auth::print(&auth);

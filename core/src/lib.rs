@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod bench_auth;
+pub mod bench_packs;
 pub mod bench_search;
 pub mod cli;
 pub mod clock;

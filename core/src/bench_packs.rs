@@ -1,0 +1,354 @@
+//! `tessera bench --packs`: what a pack costs.
+//!
+//! - the added latency of a pack route over a native route answering the same body, both
+//!   through the full HTTP stack (token check, RBAC, audit) on loopback, measured
+//!   alternately so both see the same machine;
+//! - the time to instantiate a pack and make a trivial call (fresh store per call);
+//! - compiling a component, and loading it from the disk cache;
+//! - memory with 1,000 tenants each enabling 5 packs.
+//!
+//! It builds the test packs from `plugins/tests/packs` with cargo, so run it from the source
+//! tree.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use axum::extract::Path as UrlPath;
+use axum::routing::get;
+use serde_json::json;
+use tessera_plugins::PackArchive;
+
+use crate::config::Config;
+use crate::http::TenantContext;
+use crate::packs::lifecycle::EnableRequest;
+
+#[derive(Debug)]
+pub struct PacksReport {
+    pub native_p50_us: f64,
+    pub native_p99_us: f64,
+    pub pack_p50_us: f64,
+    pub pack_p99_us: f64,
+    pub call_p50_us: f64,
+    pub call_p99_us: f64,
+    pub compile_ms: f64,
+    pub cache_load_ms: f64,
+    pub component_bytes: usize,
+    pub rss_start_mib: f64,
+    pub rss_enabled_mib: f64,
+    pub rss_called_mib: f64,
+    pub tenants: usize,
+    pub packs_per_tenant: usize,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace")
+        .to_path_buf()
+}
+
+fn build_test_packs() -> Result<PathBuf> {
+    let root = workspace();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    eprintln!("building the test packs (wasm32-wasip2) ...");
+    let status = std::process::Command::new("cargo")
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(root.join("plugins/tests/packs/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .context(
+            "running cargo to build the test packs (run the benchmark from the source tree)",
+        )?;
+    anyhow::ensure!(status.success(), "building the test packs failed");
+    Ok(target.join("wasm32-wasip2/release"))
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn greeter_manifest(id: &str) -> String {
+    format!(
+        "id: {id}\nversion: 1.0.0\nkind: specialty\npublisher: Bench\nabi: 0.1.0\npermissions:\n  fhir:\n    Patient: [read, search, create]\n  features:\n    greet:\n      roles: [clinician]\n"
+    )
+}
+
+fn plain_manifest(id: &str) -> String {
+    format!("id: {id}\nversion: 1.0.0\nkind: country\npublisher: Bench\nabi: 0.1.0\npermissions:\n  fhir:\n    Patient: [read, search]\n")
+}
+
+/// The native twin of the greeter's `/hello/{name}`: same checks before it, same body.
+async fn native_hello(
+    ctx: TenantContext,
+    UrlPath((_tenant, name)): UrlPath<(String, String)>,
+) -> axum::response::Response {
+    let body = json!({
+        "greeting": format!("Hello, {name}!"),
+        "version": "1",
+        "user": match &ctx.grant.who { crate::auth::rbac::Who::User { subject, .. } => subject.clone(), _ => String::new() },
+        "roles": ctx.grant.roles,
+        "location": null,
+    });
+    axum::response::IntoResponse::into_response((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    ))
+}
+
+pub async fn run(calls: usize, tenants: usize) -> Result<PacksReport> {
+    let wasm = build_test_packs()?;
+    let dir = std::env::temp_dir().join(format!("tessera-bench-packs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut config = Config {
+        data_dir: dir.join("data"),
+        ..Config::default()
+    };
+    // The benchmark's own archives are unsigned.
+    config.packs.allow_unsigned = true;
+    config.packs.limits.tenant_concurrency = 64;
+    let rss_start = rss_mib();
+    let state = crate::server::app_state(config).await?;
+    state.tenants.create("acme", None).await?;
+    let greeter = std::fs::read(wasm.join("greeter.wasm"))?;
+    let hostile = std::fs::read(wasm.join("hostile.wasm"))?;
+    let archive = PackArchive::from_parts(
+        greeter_manifest("greeter"),
+        greeter.clone(),
+        Default::default(),
+    )?;
+
+    // Compile, then load from the disk cache in a fresh runtime.
+    let cache = dir.join("cache-probe");
+    let started = Instant::now();
+    let runtime = tessera_plugins::PackRuntime::new(Default::default(), Some(cache.clone()))?;
+    runtime.load(&archive).await?;
+    let compile_ms = started.elapsed().as_secs_f64() * 1e3;
+    drop(runtime);
+    let runtime = tessera_plugins::PackRuntime::new(Default::default(), Some(cache))?;
+    let started = Instant::now();
+    let loaded = runtime.load(&archive).await?;
+    let cache_load_ms = started.elapsed().as_secs_f64() * 1e3;
+
+    // Instantiate and call: a fresh store and instance per call.
+    let mut times = Vec::with_capacity(calls);
+    for i in 0..calls + 100 {
+        let context = tessera_plugins::CallContext::registering(&loaded.manifest);
+        let started = Instant::now();
+        let verdict = runtime
+            .validate_identifier(
+                &loaded,
+                context,
+                "urn:tessera:test:even".into(),
+                (i * 2).to_string(),
+            )
+            .await?;
+        if i >= 100 {
+            times.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+        anyhow::ensure!(verdict.is_ok(), "the greeter refused an even number");
+    }
+    times.sort_by(f64::total_cmp);
+    let (call_p50_us, call_p99_us) = (percentile(&times, 0.5), percentile(&times, 0.99));
+
+    // A pack route against its native twin over HTTP.
+    state
+        .packs
+        .install(&archive.write(), "bench")
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message()))?;
+    let consent = archive.manifest.permissions.clone();
+    state
+        .packs
+        .enable(
+            "acme",
+            "greeter",
+            EnableRequest {
+                consent: Some(consent),
+                enabled: true,
+                ..Default::default()
+            },
+            "bench",
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message()))?;
+    let native = axum::Router::new()
+        .route("/t/{tenant}/native/hello/{name}", get(native_hello))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::middleware::audit_requests,
+        ))
+        .with_state(state.clone());
+    let app = crate::http::router(state.clone()).merge(native);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+    let token = state
+        .auth
+        .local
+        .as_ref()
+        .context("the local issuer")?
+        .issue(&crate::auth::local::TokenRequest {
+            tenant: "acme".into(),
+            subject: "bench".into(),
+            username: None,
+            roles: vec!["clinician".into()],
+            patient: None,
+            lifetime_seconds: 3600,
+        })?;
+    let client = reqwest::Client::new();
+    let native_url = format!("http://{addr}/t/acme/native/hello/Ann");
+    let pack_url = format!("http://{addr}/t/acme/packs/greeter/hello/Ann");
+    let (mut native_times, mut pack_times) = (Vec::new(), Vec::new());
+    for i in 0..calls + 100 {
+        for (url, into) in [
+            (&native_url, &mut native_times),
+            (&pack_url, &mut pack_times),
+        ] {
+            let started = Instant::now();
+            let response = client.get(url.as_str()).bearer_auth(&token).send().await?;
+            anyhow::ensure!(response.status() == 200, "{url}: {}", response.status());
+            response.bytes().await?;
+            if i >= 100 {
+                into.push(started.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+    }
+    native_times.sort_by(f64::total_cmp);
+    pack_times.sort_by(f64::total_cmp);
+    server.abort();
+
+    // 1,000 tenants with 5 packs each.
+    for n in 0..5 {
+        let id = format!("bench-{n}");
+        let archive =
+            PackArchive::from_parts(plain_manifest(&id), hostile.clone(), Default::default())?;
+        state
+            .packs
+            .install(&archive.write(), "bench")
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message()))?;
+    }
+    eprintln!("enabling 5 packs for each of {tenants} tenants ...");
+    let consent: tessera_plugins::manifest::RequestedPermissions =
+        serde_json::from_value(json!({"fhir": {"Patient": ["read", "search"]}}))?;
+    for t in 0..tenants {
+        let tenant = format!("t{t:04}");
+        state.tenants.create(&tenant, None).await?;
+        for n in 0..5 {
+            state
+                .packs
+                .enable(
+                    &tenant,
+                    &format!("bench-{n}"),
+                    EnableRequest {
+                        consent: Some(consent.clone()),
+                        enabled: true,
+                        ..Default::default()
+                    },
+                    "bench",
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message()))?;
+        }
+    }
+    let rss_enabled = rss_mib();
+    // Every tenant's settings cached and every pack prepared for a call.
+    for t in 0..tenants {
+        let tenant = format!("t{t:04}");
+        for n in 0..5 {
+            let site = crate::packs::dispatch::CallSite {
+                tenant: &tenant,
+                pack: &format!("bench-{n}"),
+                locations: &[],
+                user: None,
+                fhir_base: String::new(),
+                host: "localhost".into(),
+            };
+            state
+                .packs
+                .prepare(site)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message()))?;
+        }
+    }
+    let rss_called = rss_mib();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(PacksReport {
+        native_p50_us: percentile(&native_times, 0.5),
+        native_p99_us: percentile(&native_times, 0.99),
+        pack_p50_us: percentile(&pack_times, 0.5),
+        pack_p99_us: percentile(&pack_times, 0.99),
+        call_p50_us,
+        call_p99_us,
+        compile_ms,
+        cache_load_ms,
+        component_bytes: greeter.len(),
+        rss_start_mib: rss_start,
+        rss_enabled_mib: rss_enabled,
+        rss_called_mib: rss_called,
+        tenants,
+        packs_per_tenant: 5,
+    })
+}
+
+pub fn print(report: &PacksReport) {
+    let r = report;
+    println!("\npacks (loopback HTTP, token + RBAC + audit on both sides)");
+    println!(
+        "  native route   p50 {:7.1} µs   p99 {:7.1} µs",
+        r.native_p50_us, r.native_p99_us
+    );
+    println!(
+        "  pack route     p50 {:7.1} µs   p99 {:7.1} µs",
+        r.pack_p50_us, r.pack_p99_us
+    );
+    println!(
+        "  added by pack  p50 {:7.1} µs",
+        r.pack_p50_us - r.native_p50_us
+    );
+    println!(
+        "  instantiate + trivial call  p50 {:.1} µs   p99 {:.1} µs",
+        r.call_p50_us, r.call_p99_us
+    );
+    println!(
+        "  compile {:.0} ms, load from disk cache {:.1} ms, component {} KiB",
+        r.compile_ms,
+        r.cache_load_ms,
+        r.component_bytes / 1024
+    );
+    println!(
+        "  memory: {:.0} MiB at start, {:.0} MiB with {} tenants × {} packs enabled, {:.0} MiB with all prepared for calls",
+        r.rss_start_mib, r.rss_enabled_mib, r.tenants, r.packs_per_tenant, r.rss_called_mib
+    );
+}
