@@ -914,3 +914,126 @@ where
     }
     None
 }
+
+/// Dependencies with semver ranges, and an ABI the host lacks, each refused with what to do.
+async fn dependencies(backend: Backend) {
+    let built = test_packs::built();
+    let publisher = Publisher::new();
+    let server = server(backend, &publisher).await;
+    for version in ["1.0.0", "2.0.0"] {
+        assert_eq!(
+            install(
+                &server,
+                publisher.sign(greeter_v(version, built)),
+                &["platform-admin"]
+            )
+            .await
+            .0,
+            201
+        );
+    }
+    let dependent = test_packs::hostile_manifest()
+        .replace("id: hostile", "id: antenatal")
+        .replace("abi: 0.1.0", "abi: 0.1.0\ndependencies:\n  greeter: ^2.0");
+    let dependent = test_packs::archive(&dependent, &built.hostile);
+    assert_eq!(
+        install(&server, publisher.sign(dependent), &["platform-admin"])
+            .await
+            .0,
+        201
+    );
+    let future = test_packs::archive(
+        &test_packs::hostile_manifest()
+            .replace("abi: 0.1.0", "abi: 0.2.0")
+            .replace("id: hostile", "id: future"),
+        &built.hostile,
+    );
+    let (status, body) = install(&server, publisher.sign(future), &["platform-admin"]).await;
+    assert_eq!(status, 400);
+    assert!(
+        body.to_string().contains("abi 0.2.0 is not served"),
+        "{body}"
+    );
+
+    let consent = json!({"fhir": {"Patient": ["read", "search"]}});
+    let antenatal = admin_url(&server, "acme", "/antenatal");
+    let reply = server.put(&antenatal, &json!({"consent": consent})).await;
+    assert_eq!(reply.status, 409);
+    assert!(
+        reply
+            .body
+            .to_string()
+            .contains("needs greeter ^2.0 enabled first"),
+        "{}",
+        reply.body
+    );
+    server
+        .put(
+            &admin_url(&server, "acme", "/greeter"),
+            &json!({"version": "1.0.0", "consent": greeter_permissions()}),
+        )
+        .await
+        .expect(200);
+    let reply = server.put(&antenatal, &json!({"consent": consent})).await;
+    assert_eq!(reply.status, 409);
+    assert!(
+        reply.body.to_string().contains("runs greeter 1.0.0"),
+        "{}",
+        reply.body
+    );
+    server
+        .post(
+            &admin_url(&server, "acme", "/greeter/upgrade"),
+            &json!({"version": "2.0.0"}),
+        )
+        .await
+        .expect(200);
+    server
+        .put(&antenatal, &json!({"consent": consent}))
+        .await
+        .expect(200);
+    let reply = server
+        .post(&admin_url(&server, "acme", "/greeter/disable"), &json!({}))
+        .await;
+    assert_eq!(reply.status, 409, "antenatal depends on it: {}", reply.body);
+    let reply = server
+        .post(&admin_url(&server, "acme", "/greeter/rollback"), &json!({}))
+        .await;
+    assert_eq!(
+        reply.status, 409,
+        "1.0.0 is out of antenatal's range: {}",
+        reply.body
+    );
+    let (status, _, _) = call(
+        &server,
+        "acme",
+        &["clinician"],
+        Method::GET,
+        &pack_url(&server, "acme", "/greeter/hello/Ann"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "refused changes changed nothing");
+    server
+        .post(
+            &admin_url(&server, "acme", "/antenatal/disable"),
+            &json!({}),
+        )
+        .await
+        .expect(200);
+    server
+        .post(&admin_url(&server, "acme", "/greeter/disable"), &json!({}))
+        .await
+        .expect(200);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependencies_sqlite() {
+    dependencies(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependencies_postgres() {
+    dependencies(Backend::Postgres).await;
+}

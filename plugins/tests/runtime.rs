@@ -264,6 +264,20 @@ async fn hostile_calls_end_with_clear_errors_and_the_host_carries_on() {
         "{flood}"
     );
     assert_eq!(flood[2]["stopped_after"], 50, "{flood}");
+    // Nothing ambient: no environment, arguments, files or sockets; the clock works.
+    let ambient = body(&call("/ambient").await.unwrap());
+    assert_eq!(ambient["env"], json!([]), "{ambient}");
+    assert!(ambient["args"].as_array().unwrap().len() <= 1, "{ambient}");
+    for key in ["root", "passwd", "cwd", "socket"] {
+        assert!(
+            ambient[key].as_str().unwrap().starts_with("Err"),
+            "{key}: {ambient}"
+        );
+    }
+    assert!(
+        ambient["clock"].as_u64().unwrap() > 1_700_000_000,
+        "{ambient}"
+    );
     // The log flood ends (lines past the limit are dropped) or hits the deadline.
     let _ = call("/log-flood").await;
 
@@ -364,4 +378,65 @@ async fn an_abi_the_host_lacks_is_refused() {
         format!("{err:#}").contains("not a valid component"),
         "{err:#}"
     );
+}
+
+/// A one-shot HTTP server on loopback answering every connection with `response`.
+async fn tiny_server(response: &'static str) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buffer = [0u8; 4096];
+            let _ = socket.read(&mut buffer).await;
+            let _ = socket.write_all(response.as_bytes()).await;
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_http_reaches_granted_origins_only_and_follows_no_redirect() {
+    let built = packs::built();
+    let ok =
+        tiny_server("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello").await;
+    let redirect = tiny_server("HTTP/1.1 302 Found\r\nlocation: http://example.org/\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+    let runtime = PackRuntime::new(limits(), None).unwrap();
+    let manifest = packs::greeter_manifest("1.0.0", &["http://127.0.0.1:*"]);
+    let loaded = runtime
+        .load(&packs::archive(&manifest, &built.greeter_v1))
+        .await
+        .unwrap();
+    let services = Arc::new(Recorder::default());
+    let fetch = |url: String| {
+        let ctx = context(&loaded, services.clone());
+        let runtime = &runtime;
+        let loaded = &loaded;
+        async move {
+            body(
+                &runtime
+                    .call_route(loaded, ctx, get("/fetch", &format!("url={url}")))
+                    .await
+                    .unwrap(),
+            )
+        }
+    };
+    let answer = fetch(format!("http://{ok}/x")).await;
+    assert_eq!(
+        (answer["status"].clone(), answer["body"].clone()),
+        (json!(200), json!("hello")),
+        "{answer}"
+    );
+    let answer = fetch(format!("http://{redirect}/x")).await;
+    assert_eq!(
+        answer["status"], 302,
+        "the redirect is handed back, not followed: {answer}"
+    );
+    let answer = fetch(format!("http://localhost:{}/x", ok.port())).await;
+    assert_eq!(
+        answer["error"], "denied",
+        "localhost is another host than 127.0.0.1: {answer}"
+    );
+    let answer = fetch("https://example.org/".into()).await;
+    assert_eq!(answer["error"], "denied", "{answer}");
 }

@@ -201,6 +201,10 @@ impl Packs {
                     Ok(now) => {
                         if packs.generation.swap(now, Ordering::Relaxed) != now {
                             packs.forget_cached_settings();
+                            // A version uninstalled elsewhere and installed again with other
+                            // contents must not keep running here. Reloading is cheap: the
+                            // runtime keeps compiled components by content hash.
+                            packs.loaded.lock().unwrap().clear();
                         }
                     }
                     Err(err) if packs.router.lock().unwrap().is_none() => {

@@ -38,7 +38,7 @@ impl Guest for Hostile {
         Registration {
             routes: [
                 "/loop", "/bomb", "/read-ungranted", "/fetch-ungranted", "/other-tenant",
-                "/huge", "/panic", "/kv-flood", "/log-flood", "/headers-flood",
+                "/huge", "/panic", "/kv-flood", "/log-flood", "/headers-flood", "/ambient",
             ]
             .into_iter()
             .map(route)
@@ -126,6 +126,28 @@ impl Guest for Hostile {
                 body: vec![],
             }),
             "/panic" => panic!("the hostile pack panics on purpose"),
+            "/ambient" => {
+                // Everything a program might take from its surroundings.
+                let env: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+                let args: Vec<String> = std::env::args().collect();
+                let root = std::fs::read_dir("/").map(|d| d.count()).map_err(|e| e.to_string());
+                let passwd = std::fs::read_to_string("/etc/passwd").map(|t| t.len()).map_err(|e| e.to_string());
+                let here = std::fs::read_dir(".").map(|d| d.count()).map_err(|e| e.to_string());
+                let socket = std::net::TcpStream::connect("127.0.0.1:5432").map(|_| ()).map_err(|e| e.to_string());
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                Ok(reply(
+                    200,
+                    json!({
+                        "env": env, "args": args,
+                        "root": format!("{root:?}"), "passwd": format!("{passwd:?}"),
+                        "cwd": format!("{here:?}"), "socket": format!("{socket:?}"),
+                        "clock": now,
+                    }),
+                ))
+            }
             "/kv-flood" => {
                 let big = vec![1u8; 1 << 20];
                 let mut results = Vec::new();
