@@ -91,9 +91,9 @@ pub enum PackCommand {
         /// Consent to the permissions the pack requests (they are printed either way).
         #[arg(long)]
         accept_permissions: bool,
-        /// The configuration as JSON (secrets through the admin API).
+        /// The pack's configuration as JSON (secrets through the admin API).
         #[arg(long)]
-        config: Option<String>,
+        pack_config: Option<String>,
     },
 }
 
@@ -296,7 +296,7 @@ async fn run_pack(config: Config, command: PackCommand) -> Result<()> {
             tenant,
             pack,
             accept_permissions,
-            config: pack_config,
+            pack_config,
         } => {
             let (id, version) = match pack.split_once('@') {
                 Some((id, version)) => (id.to_string(), Some(version.to_string())),
@@ -328,7 +328,7 @@ async fn run_pack(config: Config, command: PackCommand) -> Result<()> {
                 config: pack_config
                     .map(|c| serde_json::from_str(&c))
                     .transpose()
-                    .map_err(|e| anyhow::anyhow!("--config is not JSON: {e}"))?,
+                    .map_err(|e| anyhow::anyhow!("--pack-config is not JSON: {e}"))?,
                 secrets: None,
                 consent: accept_permissions.then(|| target.manifest.permissions.clone()),
             };

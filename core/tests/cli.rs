@@ -1,4 +1,5 @@
-//! The `tessera` binary as an operator uses it: tenant create/list, migrate, import, serve.
+//! The `tessera` binary as an operator uses it: tenant create/list, migrate, import, serve,
+//! and pack install/list/enable.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -152,4 +153,76 @@ mod reqwest {
             Ok((status, r.text().await.map_err(|_| ())?))
         })
     }
+}
+
+#[path = "../../plugins/tests/support/packs.rs"]
+mod test_packs;
+
+#[test]
+fn packs_install_list_and_enable_from_the_command_line() {
+    let built = test_packs::built();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = test_packs::archive(
+        &test_packs::greeter_manifest("1.2.0", &[]),
+        &built.greeter_v1,
+    );
+    let file = dir.path().join("greeter.tpack");
+    std::fs::write(&file, archive.write()).unwrap();
+    run(tessera(dir.path()).args(["tenant", "create", "clinic-a"]));
+
+    let (ok, _, err) = run(tessera(dir.path()).args(["pack", "install"]).arg(&file));
+    assert!(
+        !ok && err.contains("not signed"),
+        "unsigned packs are refused by default: {err}"
+    );
+    let (ok, out, err) = run(tessera(dir.path())
+        .env("TESSERA_PACKS_ALLOW_UNSIGNED", "true")
+        .args(["pack", "install"])
+        .arg(&file));
+    assert!(
+        ok && out.contains("installed greeter 1.2.0 (signed by unsigned)"),
+        "{out}{err}"
+    );
+    let (ok, out, _) = run(tessera(dir.path()).args(["pack", "list"]));
+    assert!(ok && out.contains("greeter\t1.2.0"), "{out}");
+
+    let (ok, out, err) = run(tessera(dir.path()).args(["pack", "enable", "clinic-a", "greeter"]));
+    assert!(
+        !ok && out.contains("requests:") && err.contains("consent"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = run(tessera(dir.path()).args([
+        "pack",
+        "enable",
+        "clinic-a",
+        "greeter@9.9.9",
+        "--accept-permissions",
+    ]));
+    assert!(!ok && err.contains("not installed"), "{err}");
+    let (ok, _, err) = run(tessera(dir.path()).args([
+        "pack",
+        "enable",
+        "clinic-a",
+        "greeter",
+        "--accept-permissions",
+        "--pack-config",
+        r#"{"greeting": 3}"#,
+    ]));
+    assert!(
+        !ok && err.contains("/greeting"),
+        "the schema names the field: {err}"
+    );
+    let (ok, out, err) = run(tessera(dir.path()).args([
+        "pack",
+        "enable",
+        "clinic-a",
+        "greeter@1.2.0",
+        "--accept-permissions",
+        "--pack-config",
+        r#"{"greeting": "Hi"}"#,
+    ]));
+    assert!(
+        ok && out.contains("enabled greeter 1.2.0 for clinic-a"),
+        "{out}{err}"
+    );
 }
