@@ -162,10 +162,15 @@ impl PackRuntime {
         let engine = self.engine.engine().clone();
         let bytes = archive.component.clone();
         let hash = archive.content_hash.clone();
-        let component = {
-            let cache = &self.cache;
-            // `block_in_place` keeps the compile off the reactor without moving `cache`.
-            tokio::task::block_in_place(|| cache.load(&engine, &hash, &bytes))
+        let compile = || self.cache.load(&engine, &hash, &bytes);
+        // On a multi-threaded runtime `block_in_place` lets the other tasks move off this
+        // thread while Cranelift works; a single-threaded runtime has nowhere to move them.
+        let multi_threaded = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let component = if multi_threaded {
+            tokio::task::block_in_place(compile)
+        } else {
+            compile()
         }
         .map_err(|e| anyhow::anyhow!("pack.wasm is not a valid component: {e:#}"))?;
         let bindings = self

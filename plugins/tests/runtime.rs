@@ -338,7 +338,8 @@ async fn the_tenant_concurrency_limit_holds() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// On a single-threaded runtime too (compiling cannot use `block_in_place` there).
+#[tokio::test]
 async fn compiled_components_are_cached_on_disk() {
     let built = packs::built();
     let dir = tempfile::tempdir().unwrap();
