@@ -124,10 +124,6 @@ impl TrustedKeys {
         Ok(trusted)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
     /// Checks an archive's signature; `allow_unsigned` admits archives with none.
     pub fn verify(
         &self,

@@ -87,13 +87,9 @@ impl FromRequestParts<AppState> for PlatformAdmin {
         for tenant in &principal.tenants {
             let grant = state.auth.grant_in(&state.db, &principal, tenant).await?;
             if grant.allows_feature(Action::Admin, "platform") {
-                let actor = match &grant.who {
-                    Who::User {
-                        subject, username, ..
-                    } => username.clone().unwrap_or_else(|| subject.clone()),
-                    Who::System => "system".into(),
-                };
-                return Ok(PlatformAdmin { actor });
+                return Ok(PlatformAdmin {
+                    actor: actor_name(&grant.who),
+                });
             }
         }
         Err(FhirError::new(
@@ -108,12 +104,7 @@ impl FromRequestParts<AppState> for PlatformAdmin {
 
 fn require_admin(ctx: &TenantContext) -> Result<String, FhirError> {
     ctx.grant.require_feature(Action::Admin, "tenant")?;
-    Ok(match &ctx.grant.who {
-        Who::User {
-            subject, username, ..
-        } => username.clone().unwrap_or_else(|| subject.clone()),
-        Who::System => "system".into(),
-    })
+    Ok(actor_name(&ctx.grant.who))
 }
 
 fn body_of<T: serde::de::DeserializeOwned>(body: Option<Json<Value>>) -> Result<T, FhirError> {
@@ -160,6 +151,31 @@ fn setting_json(state: &AppState, tenant: &str, row: &SettingRow) -> Value {
         "updated_at": row.updated_at,
         "updated_by": row.updated_by,
     })
+}
+
+/// A pack's Location overrides: Location id → `{enabled, config}`.
+fn locations_json(setting: &crate::packs::TenantPack) -> Value {
+    setting
+        .locations
+        .iter()
+        .map(|(location, row)| {
+            (
+                location.clone(),
+                json!({"enabled": row.enabled, "config": row.config}),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// How an admin is named in the lifecycle's records.
+fn actor_name(who: &Who) -> String {
+    match who {
+        Who::User {
+            subject, username, ..
+        } => username.clone().unwrap_or_else(|| subject.clone()),
+        Who::System => "system".into(),
+    }
 }
 
 async fn install(State(state): State<AppState>, admin: PlatformAdmin, body: Bytes) -> Reply {
@@ -216,7 +232,7 @@ async fn tenant_packs(State(state): State<AppState>, ctx: TenantContext) -> Repl
                 "versions": mine.iter().map(|v| v.version.to_string()).collect::<Vec<_>>(),
                 "latest": latest,
                 "tenant": setting.and_then(|s| s.wide.as_ref()).map(|w| setting_json(&state, &ctx.tenant, w)),
-                "locations": setting.map(|s| s.locations.iter().map(|(l, r)| (l.clone(), json!({"enabled": r.enabled, "config": r.config}))).collect::<serde_json::Map<_, _>>()),
+                "locations": setting.map(locations_json),
             })
         })
         .collect();
@@ -255,7 +271,7 @@ async fn tenant_pack(
             "id": pack,
             "versions": versions.iter().map(version_json).collect::<Vec<_>>(),
             "tenant": setting.and_then(|s| s.wide.as_ref()).map(|w| setting_json(&state, &ctx.tenant, w)),
-            "locations": setting.map(|s| s.locations.iter().map(|(l, r)| (l.clone(), json!({"enabled": r.enabled, "config": r.config}))).collect::<serde_json::Map<_, _>>()),
+            "locations": setting.map(locations_json),
             "registration": {"version": current, "contributes": loaded.registration},
         }),
     ))

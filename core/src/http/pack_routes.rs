@@ -90,12 +90,13 @@ async fn location_chain(
     }
     let grant = Grant::system(tenant);
     let mut chain = vec![first];
+    // One read transaction for the whole walk.
+    let mut tx = state.db.tenant_tx(&grant, Access::Read).await?;
     while chain.len() < 10 {
         let id = chain.last().unwrap().clone();
-        let mut tx = state.db.tenant_tx(&grant, Access::Read).await?;
-        let found = state.engine.read(&mut tx, "Location", &id).await;
-        tx.commit().await?;
-        let Ok(stored) = found else { break };
+        let Ok(stored) = state.engine.read(&mut tx, "Location", &id).await else {
+            break;
+        };
         let parent = stored
             .content
             .as_deref()
@@ -106,6 +107,7 @@ async fn location_chain(
             _ => break,
         }
     }
+    tx.commit().await?;
     Ok(chain)
 }
 
@@ -313,15 +315,7 @@ async fn run_route(
             .map_err(|e| call_error(&e))
     }
     .await;
-    match result {
-        Ok(answer) => into_response(answer),
-        Err(err) => {
-            if let Some(Extension(slot)) = slot {
-                slot.set_failure(err.message());
-            }
-            err.into_response()
-        }
-    }
+    respond(result, slot)
 }
 
 async fn webhook(
@@ -392,6 +386,14 @@ async fn webhook(
             .map_err(|e| call_error(&e))
     }
     .await;
+    respond(result, slot)
+}
+
+/// The pack's answer, or the error (also recorded in the request's audit entry).
+fn respond(
+    result: Result<PackResponse, FhirError>,
+    slot: Option<Extension<AuditSlot>>,
+) -> Response {
     match result {
         Ok(answer) => into_response(answer),
         Err(err) => {

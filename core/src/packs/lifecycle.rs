@@ -183,33 +183,36 @@ impl Packs {
         Ok(())
     }
 
-    async fn installed(&self, pack: &str) -> FhirResult<Vec<VersionRow>> {
-        let all = store::versions(&self.db).await?;
-        let mine: Vec<VersionRow> = all.into_iter().filter(|v| v.pack_id == pack).collect();
-        if mine.is_empty() {
+    /// A named installed version, or the latest release (pre-releases only when named),
+    /// from the registry as read once for the change.
+    fn pick_version(
+        all: &[VersionRow],
+        pack: &str,
+        wanted: Option<&str>,
+    ) -> FhirResult<VersionRow> {
+        let installed: Vec<&VersionRow> = all.iter().filter(|v| v.pack_id == pack).collect();
+        if installed.is_empty() {
             return Err(FhirError::not_found(format!(
                 "no pack {pack:?} is installed"
             )));
         }
-        Ok(mine)
-    }
-
-    /// A named installed version, or the latest release (pre-releases only when named).
-    async fn pick_version(&self, pack: &str, wanted: Option<&str>) -> FhirResult<VersionRow> {
-        let installed = self.installed(pack).await?;
-        match wanted {
+        let found = match wanted {
             Some(wanted) => installed
                 .into_iter()
-                .find(|v| v.version.to_string() == wanted)
-                .ok_or_else(|| FhirError::not_found(format!("{pack} {wanted} is not installed"))),
+                .find(|v| v.version.to_string() == wanted),
             None => installed
                 .iter()
                 .filter(|v| v.version.pre.is_empty())
                 .max_by(|a, b| a.version.cmp(&b.version))
                 .or_else(|| installed.iter().max_by(|a, b| a.version.cmp(&b.version)))
-                .cloned()
-                .ok_or_else(|| FhirError::not_found(format!("no release of {pack} is installed"))),
-        }
+                .copied(),
+        };
+        found.cloned().ok_or_else(|| {
+            FhirError::not_found(match wanted {
+                Some(wanted) => format!("{pack} {wanted} is not installed"),
+                None => format!("no release of {pack} is installed"),
+            })
+        })
     }
 
     /// Runs `change` on the tenant's current settings in one transaction that also bumps
@@ -253,7 +256,8 @@ impl Packs {
             .version
             .clone()
             .or_else(|| existing.as_ref().and_then(|e| e.version.clone()));
-        let target = self.pick_version(pack, wanted.as_deref()).await?;
+        let all = store::versions(&self.db).await?;
+        let target = Self::pick_version(&all, pack, wanted.as_deref())?;
         // Loading proves the ABI and component still work on this server.
         self.loaded(pack, &target.version.to_string()).await?;
         let manifest = &target.manifest;
@@ -271,11 +275,10 @@ impl Packs {
             request.secrets.clone(),
         )?;
         let version = target.version.to_string();
-        let all = store::versions(&self.db).await?;
         self.change_tenant(tenant, |state| {
             let existing = state.packs.get(pack).and_then(|p| p.wide.clone());
             if request.enabled {
-                check_dependencies(manifest, state, &all)?;
+                check_dependencies(manifest, state)?;
             } else {
                 check_dependents(pack, state, &all)?;
             }
@@ -463,7 +466,8 @@ impl Packs {
                 row.version.as_deref().unwrap_or("?")
             )));
         }
-        let target = self.pick_version(pack, request.version.as_deref()).await?;
+        let all = store::versions(&self.db).await?;
+        let target = Self::pick_version(&all, pack, request.version.as_deref())?;
         let version = target.version.to_string();
         if row.version.as_deref() == Some(version.as_str()) {
             return Err(conflict(format!("{pack} already runs {version}")));
@@ -477,12 +481,11 @@ impl Packs {
         )?;
         // The configuration must still fit the new version's schema.
         let (config, secrets) = self.configure(tenant, &target.manifest, Some(&row), None, None)?;
-        let all = store::versions(&self.db).await?;
         let explicit = request.version.is_some();
         self.change_tenant(tenant, |state| {
             let mut row = Self::wide_row(state, pack)?;
             if row.enabled {
-                check_dependencies(&target.manifest, state, &all)?;
+                check_dependencies(&target.manifest, state)?;
             }
             check_dependents_with(pack, &target.version, state, &all)?;
             row.previous_version = row.version.take();
@@ -506,14 +509,14 @@ impl Packs {
             .previous_version
             .clone()
             .ok_or_else(|| conflict(format!("{pack} has no earlier version to roll back to")))?;
-        let target = self.pick_version(pack, Some(&previous)).await?;
+        let all = store::versions(&self.db).await?;
+        let target = Self::pick_version(&all, pack, Some(&previous))?;
         self.loaded(pack, &previous).await?;
         let (config, secrets) = self.configure(tenant, &target.manifest, Some(&row), None, None)?;
-        let all = store::versions(&self.db).await?;
         self.change_tenant(tenant, |state| {
             let mut row = Self::wide_row(state, pack)?;
             if row.enabled {
-                check_dependencies(&target.manifest, state, &all)?;
+                check_dependencies(&target.manifest, state)?;
             }
             check_dependents_with(pack, &target.version, state, &all)?;
             row.previous_version = row.version.take();
@@ -543,7 +546,8 @@ impl Packs {
         let state = self.tenant(tenant).await?;
         let wide = Self::wide_row(&state, pack)?;
         let version = wide.version.clone().unwrap_or_default();
-        let target = self.pick_version(pack, Some(&version)).await?;
+        let all = store::versions(&self.db).await?;
+        let target = Self::pick_version(&all, pack, Some(&version))?;
         let secret_fields = target.manifest.secret_fields();
         if let Some(key) = request.config.keys().find(|k| secret_fields.contains(k)) {
             return Err(invalid(format!(
@@ -658,11 +662,7 @@ fn manifest_of<'a>(all: &'a [VersionRow], pack: &str, version: &str) -> Option<&
 }
 
 /// Every dependency must be enabled in the tenant at a version in range.
-fn check_dependencies(
-    manifest: &Manifest,
-    state: &super::TenantPacks,
-    _all: &[VersionRow],
-) -> FhirResult<()> {
+fn check_dependencies(manifest: &Manifest, state: &super::TenantPacks) -> FhirResult<()> {
     for (dependency, range) in &manifest.dependencies {
         let running = state
             .enabled(dependency)
@@ -687,30 +687,34 @@ fn check_dependencies(
     Ok(())
 }
 
-/// No enabled pack may depend on `pack` (before disabling or removing it).
-fn check_dependents(pack: &str, state: &super::TenantPacks, all: &[VersionRow]) -> FhirResult<()> {
-    for (other, settings) in &state.packs {
-        let Some(row) = settings
+/// The enabled packs of the tenant (other than `pack`) that depend on `pack`, with the range
+/// each accepts.
+fn enabled_dependents<'a>(
+    pack: &'a str,
+    state: &'a super::TenantPacks,
+    all: &'a [VersionRow],
+) -> impl Iterator<Item = (&'a str, &'a semver::VersionReq)> + 'a {
+    state.packs.iter().filter_map(move |(other, settings)| {
+        let row = settings
             .wide
             .as_ref()
-            .filter(|r| r.enabled && other != pack)
-        else {
-            continue;
-        };
-        let Some(manifest) = row
-            .version
-            .as_deref()
-            .and_then(|v| manifest_of(all, other, v))
-        else {
-            continue;
-        };
-        if manifest.dependencies.contains_key(pack) {
-            return Err(conflict(format!(
-                "{other} depends on {pack}; disable {other} first"
-            )));
-        }
+            .filter(|r| r.enabled && other != pack)?;
+        let manifest = manifest_of(all, other, row.version.as_deref()?)?;
+        manifest
+            .dependencies
+            .get(pack)
+            .map(|range| (other.as_str(), range))
+    })
+}
+
+/// No enabled pack may depend on `pack` (before disabling or removing it).
+fn check_dependents(pack: &str, state: &super::TenantPacks, all: &[VersionRow]) -> FhirResult<()> {
+    match enabled_dependents(pack, state, all).next() {
+        Some((other, _)) => Err(conflict(format!(
+            "{other} depends on {pack}; disable {other} first"
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Enabled packs depending on `pack` must accept `version`.
@@ -720,27 +724,11 @@ fn check_dependents_with(
     state: &super::TenantPacks,
     all: &[VersionRow],
 ) -> FhirResult<()> {
-    for (other, settings) in &state.packs {
-        let Some(row) = settings
-            .wide
-            .as_ref()
-            .filter(|r| r.enabled && other != pack)
-        else {
-            continue;
-        };
-        let Some(manifest) = row
-            .version
-            .as_deref()
-            .and_then(|v| manifest_of(all, other, v))
-        else {
-            continue;
-        };
-        if let Some(range) = manifest.dependencies.get(pack) {
-            if !range.matches(version) {
-                return Err(conflict(format!(
-                    "{other} needs {pack} {range}, which {version} is not"
-                )));
-            }
+    for (other, range) in enabled_dependents(pack, state, all) {
+        if !range.matches(version) {
+            return Err(conflict(format!(
+                "{other} needs {pack} {range}, which {version} is not"
+            )));
         }
     }
     Ok(())

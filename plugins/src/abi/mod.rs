@@ -11,7 +11,7 @@ use wasmtime::{Engine, Store};
 
 use crate::capabilities::HostState;
 use crate::registration::Registration;
-use crate::runtime::{Caller, PackEvent, PackResponse, RouteRequest};
+use crate::runtime::{PackEvent, PackResponse, RouteRequest};
 
 /// The ABI versions this host serves.
 pub fn supported() -> Vec<Version> {
@@ -99,9 +99,4 @@ impl Bindings {
             Bindings::V0_1(pre) => v0_1::validate_identifier(pre, store, system, value).await,
         }
     }
-}
-
-/// A caller for calls made without a user (webhooks).
-pub fn nobody() -> Caller {
-    Caller::default()
 }
