@@ -127,13 +127,24 @@ pub enum TenantCommand {
     List,
 }
 
+/// The database with tenants' pack contributions attached, so that indexing by a command
+/// covers packs' search parameters as the server's does.
+async fn open_with_packs(
+    config: &Config,
+) -> Result<(Database, std::sync::Arc<crate::packs::Packs>)> {
+    let db = Database::open(config).await?;
+    let packs = crate::packs::Packs::new(config, db.clone())?;
+    packs.attach_to_database();
+    Ok((db, packs))
+}
+
 pub async fn run(cli: Cli) -> Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     crate::telemetry::init(&config.log);
     match cli.command {
         Command::Serve => crate::server::serve(config).await,
         Command::Migrate => {
-            let db = Database::open(&config).await?;
+            let (db, _packs) = open_with_packs(&config).await?;
             crate::reindex::ensure_current(&db).await?;
             println!("migrations applied ({})", db.backend().name());
             Ok(())
@@ -242,7 +253,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Pack(command) => run_pack(config, command).await,
         Command::Bench(args) => crate::bench::run(args).await,
         Command::Reindex { tenant } => {
-            let db = Database::open(&config).await?;
+            let (db, _packs) = open_with_packs(&config).await?;
             let report = crate::reindex::reindex(&db, tenant.as_deref(), true).await?;
             println!(
                 "re-indexed {} resources of {} tenants ({} index rows) in {:.1}s",

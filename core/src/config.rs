@@ -23,6 +23,27 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub packs: PacksConfig,
+    pub forms: FormsConfig,
+}
+
+/// Forms (docs/forms.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FormsConfig {
+    /// The clinic's offset from UTC (`+05:30`): the date form logic calls today, and the zone
+    /// of a response's `authored` time.
+    pub utc_offset: String,
+    /// The language of a form page when neither the request nor the user's browser names one.
+    pub default_locale: String,
+}
+
+impl Default for FormsConfig {
+    fn default() -> Self {
+        FormsConfig {
+            utc_offset: "+00:00".into(),
+            default_locale: "en".into(),
+        }
+    }
 }
 
 /// The pack host (docs/packs.md).
@@ -41,6 +62,11 @@ pub struct PacksConfig {
     /// in the data directory is used (created at first start). Servers sharing a PostgreSQL
     /// database must share this key (`TESSERA_PACK_SECRET_KEY`).
     pub secret_key: Option<String>,
+    /// Delivery of resource events to packs (docs/events.md).
+    pub events: EventsConfig,
+    /// Install the packs bundled in this server (`packs/`) at start, where their version is
+    /// not installed yet (`TESSERA_PACKS_BUNDLED`).
+    pub bundled: bool,
 }
 
 impl Default for PacksConfig {
@@ -51,7 +77,55 @@ impl Default for PacksConfig {
             allow_unsigned: false,
             poll_ms: 1000,
             secret_key: None,
+            events: EventsConfig::default(),
+            bundled: true,
         }
+    }
+}
+
+/// How the event dispatcher delivers the transactional outbox (docs/events.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Whether this server delivers events (every server records them). Turn it off on
+    /// servers that should only serve requests.
+    pub deliver: bool,
+    /// How often each server looks for due events besides being woken by its own commits
+    /// (other servers' writes, retries), in ms.
+    pub sweep_ms: u64,
+    /// Deliveries running at once per server.
+    pub concurrency: usize,
+    /// Attempts before an event is kept as failed for the admin.
+    pub max_attempts: i64,
+    /// The first retry waits this long; each next one twice as long, up to `backoff_max_ms`.
+    pub backoff_ms: u64,
+    pub backoff_max_ms: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            deliver: true,
+            sweep_ms: 1000,
+            concurrency: 4,
+            max_attempts: 6,
+            backoff_ms: 1000,
+            backoff_max_ms: 300_000,
+        }
+    }
+}
+
+impl EventsConfig {
+    pub fn check(&self) -> Result<(), String> {
+        if self.sweep_ms == 0 || self.concurrency == 0 || self.max_attempts < 1 {
+            return Err(
+                "packs.events: sweep_ms, concurrency and max_attempts must be at least 1".into(),
+            );
+        }
+        if self.backoff_ms == 0 || self.backoff_max_ms < self.backoff_ms {
+            return Err("packs.events: backoff_ms must be at least 1 and backoff_max_ms at least backoff_ms".into());
+        }
+        Ok(())
     }
 }
 
@@ -122,6 +196,7 @@ impl Default for Config {
             log: LogConfig::default(),
             auth: AuthConfig::default(),
             packs: PacksConfig::default(),
+            forms: FormsConfig::default(),
         }
     }
 }
@@ -165,6 +240,7 @@ impl Config {
             "log.format (TESSERA_LOG_FORMAT) must be json or pretty, not {:?}",
             config.log.format
         );
+        crate::forms::ClinicClock::parse(&config.forms.utc_offset).map_err(anyhow::Error::msg)?;
         Ok(config)
     }
 
@@ -217,8 +293,14 @@ impl Config {
         if let Some(v) = lookup("TESSERA_PACK_SECRET_KEY") {
             self.packs.secret_key = Some(v);
         }
+        if let Some(v) = lookup("TESSERA_PACKS_BUNDLED") {
+            self.packs.bundled = matches!(v.as_str(), "1" | "true" | "yes");
+        }
         if let Some(v) = lookup("TESSERA_PACKS_ALLOW_UNSIGNED") {
             self.packs.allow_unsigned = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = lookup("TESSERA_FORMS_UTC_OFFSET") {
+            self.forms.utc_offset = v;
         }
         if let Some(v) = lookup("TESSERA_LOG_FORMAT") {
             self.log.format = v;

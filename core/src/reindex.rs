@@ -35,7 +35,6 @@ pub async fn reindex(
     show_progress: bool,
 ) -> Result<ReindexReport> {
     let started = Instant::now();
-    let registry = SearchRegistry::shared();
     let tenants: Vec<String> = match tenant {
         Some(t) => vec![t.to_string()],
         None => {
@@ -49,31 +48,60 @@ pub async fn reindex(
         ..ReindexReport::default()
     };
     for tenant in &tenants {
-        let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Read).await?;
-        let total: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM resources WHERE tenant_id = $1 AND deleted = 0",
+        let (resources, rows) = reindex_tenant(db, tenant, None, show_progress).await?;
+        report.resources += resources;
+        report.rows += rows;
+    }
+    db.refresh_statistics().await?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Re-indexes one tenant's resources (of `types` only, when given) with the tenant's search
+/// parameters (HL7's and its packs'); returns the resources and rows written.
+pub async fn reindex_tenant(
+    db: &Database,
+    tenant: &str,
+    types: Option<&[String]>,
+    show_progress: bool,
+) -> Result<(usize, usize)> {
+    let all_types = types.is_none();
+    let types: Vec<String> = types.map(<[String]>::to_vec).unwrap_or_default();
+    let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Read).await?;
+    let mut total: i64 = 0;
+    for ty in types.iter().map(Some).chain(all_types.then_some(None)) {
+        total += sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM resources WHERE tenant_id = $1 AND deleted = 0 \
+             AND ($2 = '' OR resource_type = $2)",
         )
         .bind(tenant)
+        .bind(ty.map(String::as_str).unwrap_or(""))
         .fetch_one(tx.conn())
         .await?;
-        tx.commit().await?;
-        let bar = if show_progress {
-            ProgressBar::new(total as u64)
-        } else {
-            ProgressBar::hidden()
-        };
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} resources {msg}",
-            )
-            .expect("valid template"),
-        );
-        bar.set_message(format!("tenant {tenant}"));
-        let mut after = (String::new(), String::new());
+    }
+    tx.commit().await?;
+    let bar = if show_progress {
+        ProgressBar::new(total as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} resources {msg}",
+        )
+        .expect("valid template"),
+    );
+    bar.set_message(format!("tenant {tenant}"));
+    let (mut resources, mut written) = (0, 0);
+    for ty in types.iter().map(Some).chain(all_types.then_some(None)) {
+        let only = ty.map(String::as_str).unwrap_or("");
+        let mut after = (only.to_string(), String::new());
         loop {
             let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Write).await?;
+            let registry = tx.extensions().registry().clone();
             let rows = sqlx::query(
                 "SELECT resource_type, id, content FROM resources WHERE tenant_id = $1 AND deleted = 0 \
+                 AND ($5 = '' OR resource_type = $5) \
                  AND (resource_type > $2 OR (resource_type = $2 AND id > $3)) \
                  ORDER BY resource_type, id LIMIT $4",
             )
@@ -81,6 +109,7 @@ pub async fn reindex(
             .bind(&after.0)
             .bind(&after.1)
             .bind(BATCH)
+            .bind(only)
             .fetch_all(tx.conn())
             .await?;
             if rows.is_empty() {
@@ -96,18 +125,16 @@ pub async fn reindex(
                 let index_rows = index::rows(&registry, &resource);
                 index::remove(&mut tx, &ty, &id).await?;
                 index::insert(&mut tx, &ty, &id, &index_rows).await?;
-                report.rows += index_rows.len();
+                written += index_rows.len();
                 after = (ty, id);
             }
             tx.commit().await?;
-            report.resources += rows.len();
+            resources += rows.len();
             bar.inc(rows.len() as u64);
         }
-        bar.finish_and_clear();
     }
-    db.refresh_statistics().await?;
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
+    bar.finish_and_clear();
+    Ok((resources, written))
 }
 
 /// Rebuilds the index if it was built with other search parameters than this build's, then

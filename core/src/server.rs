@@ -43,16 +43,26 @@ pub fn shared_schema() -> Arc<SchemaValidator> {
 
 pub async fn app_state(config: Config) -> Result<AppState> {
     let db = Database::open(&config).await?;
-    crate::reindex::ensure_current(&db).await?;
     let schema = tokio::task::spawn_blocking(shared_schema).await?;
     let auth = Arc::new(Auth::from_config(&config)?);
     let tenants = Arc::new(Tenants::new(db.clone()));
     let packs = crate::packs::Packs::new(&config, db.clone())?;
+    // Before anything is indexed: tenants' pack search parameters are indexed too.
+    packs.attach_to_database();
+    crate::reindex::ensure_current(&db).await?;
     packs.watch();
+    let audit = AuditLog::start(db.clone(), tenants.clone());
+    let origin = config
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen));
+    if config.packs.events.deliver {
+        crate::events::dispatcher::Dispatcher::start(&packs, db.clone(), audit.clone(), origin);
+    }
     Ok(AppState {
         packs,
         config: Arc::new(config),
-        audit: AuditLog::start(db.clone(), tenants.clone()),
+        audit,
         auth,
         tenants,
         creates: CreateQueue::start(db.clone()),
@@ -94,6 +104,13 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     })?;
     let addr = listener.local_addr()?;
     let state = app_state(config).await?;
+    if state.config.packs.bundled {
+        state
+            .packs
+            .install_bundled()
+            .await
+            .map_err(|e| anyhow::anyhow!("installing the bundled packs: {}", e.message()))?;
+    }
     let bootstrap_password = if state.config.auth.local_issuer {
         crate::auth::users::LocalUsers::new(state.db.clone())
             .ensure_bootstrap_admin()

@@ -3,118 +3,13 @@
 
 mod support;
 
-#[path = "../../plugins/tests/support/packs.rs"]
-mod test_packs;
-
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{Backend, TestServer};
-use tessera_plugins::signing::SigningKey;
+use support::packs::*;
+use support::Backend;
 use tessera_plugins::PackArchive;
-
-struct Publisher {
-    key: SigningKey,
-}
-
-impl Publisher {
-    fn new() -> Publisher {
-        Publisher {
-            key: SigningKey::from_pkcs8(&SigningKey::generate()).unwrap(),
-        }
-    }
-
-    fn sign(&self, mut archive: PackArchive) -> Vec<u8> {
-        self.key.sign(&mut archive);
-        archive.write()
-    }
-}
-
-async fn server(backend: Backend, publisher: &Publisher) -> TestServer {
-    let public = publisher.key.public_key();
-    let server = TestServer::start_with(backend, |config| {
-        config.packs.trusted_keys = vec![public];
-        config.packs.limits.deadline_ms = 1_000;
-        config.packs.limits.memory_mib = 32;
-        config.packs.limits.max_instances = 16;
-        config.packs.limits.kv_keys = 20;
-        config.packs.poll_ms = 100;
-    })
-    .await;
-    server.tenant("acme").await;
-    server.tenant("globex").await;
-    server
-}
-
-/// Installs an archive as a platform admin; the reply's status and body.
-async fn install(server: &TestServer, bytes: Vec<u8>, roles: &[&str]) -> (u16, Value) {
-    let token = server.token("acme", roles);
-    let response = server
-        .client
-        .post(format!("{}/api/admin/packs", server.origin))
-        .bearer_auth(token)
-        .header("content-type", "application/gzip")
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let body = response.json::<Value>().await.unwrap_or(Value::Null);
-    (status, body)
-}
-
-fn admin_url(server: &TestServer, tenant: &str, rest: &str) -> String {
-    format!("{}/api/admin/tenants/{tenant}/packs{rest}", server.origin)
-}
-
-fn pack_url(server: &TestServer, tenant: &str, rest: &str) -> String {
-    format!("{}/t/{tenant}/packs{rest}", server.origin)
-}
-
-/// A call as a user with `roles` in `tenant`.
-async fn call(
-    server: &TestServer,
-    tenant: &str,
-    roles: &[&str],
-    method: Method,
-    url: &str,
-    headers: &[(&str, &str)],
-) -> (u16, Value, reqwest::header::HeaderMap) {
-    let mut request = server
-        .client
-        .request(method, url)
-        .bearer_auth(server.token(tenant, roles));
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        headers,
-    )
-}
-
-fn greeter_v(version: &str, built: &test_packs::BuiltPacks) -> PackArchive {
-    let wasm = if version.starts_with('1') {
-        &built.greeter_v1
-    } else {
-        &built.greeter_v2
-    };
-    test_packs::archive(&test_packs::greeter_manifest(version, &[]), wasm)
-}
-
-fn greeter_permissions() -> Value {
-    json!({
-        "fhir": {"Patient": ["read", "search", "create"]},
-        "http": [],
-        "features": {"greet": {"description": "Be greeted", "roles": ["clinician"]}}
-    })
-}
 
 async fn lifecycle(backend: Backend) {
     let built = test_packs::built();
@@ -898,21 +793,6 @@ async fn a_second_server_sees_enable_and_disable() {
     eprintln!("seen by the second server after {:?}", waited.unwrap());
     second.shutdown().await.unwrap();
     first.stop().await;
-}
-
-async fn wait_for<F, Fut>(probe: F, wanted: u16) -> Option<Duration>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = u16>,
-{
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(10) {
-        if probe().await == wanted {
-            return Some(started.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    None
 }
 
 /// Dependencies with semver ranges, and an ABI the host lacks, each refused with what to do.

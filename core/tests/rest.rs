@@ -566,9 +566,10 @@ async fn group_commit_keeps_each_create(s: &TestServer) {
     // exactly one succeeds; the other gets a conflict and nothing of it is stored.
     let queue = s.state().creates.clone();
     let body = json!({"resourceType": "Patient"});
+    let grant = tessera_core::auth::rbac::Grant::system("acme");
     let (a, b) = tokio::join!(
-        queue.create("acme", "Patient", "same-id".into(), body.clone()),
-        queue.create("acme", "Patient", "same-id".into(), body.clone()),
+        queue.create(&grant, "Patient", "same-id".into(), body.clone()),
+        queue.create(&grant, "Patient", "same-id".into(), body.clone()),
     );
     assert!(
         a.is_ok() != b.is_ok(),

@@ -553,7 +553,79 @@ async fn everything_since_and_type(s: &TestServer) {
         .outcome();
 }
 
+/// `Patient?_has:<type>:patient:...` reads the patients off the referring resources' index
+/// rows; a resource naming several patients (an Appointment with two) is followed through
+/// its references instead. Both must give what the references say.
+async fn reverse_chains_through_each_patient(s: &TestServer) {
+    s.tenant("acme").await;
+    let base = s.fhir("acme");
+    for id in ["ann", "bob", "cid"] {
+        put(s, &base, json!({"resourceType": "Patient", "id": id})).await;
+    }
+    let appointment = |id: &str, status: &str, patients: &[&str]| {
+        json!({"resourceType": "Appointment", "id": id, "status": status,
+               "participant": patients.iter().map(|p| json!({"actor": {"reference": format!("Patient/{p}")}, "status": "accepted"})).collect::<Vec<_>>()})
+    };
+    put(s, &base, appointment("a1", "booked", &["ann", "bob"])).await;
+    put(s, &base, appointment("a2", "booked", &["cid"])).await;
+    put(s, &base, appointment("a3", "cancelled", &["cid", "ann"])).await;
+    let observation = |id: &str, patient: &str, code: &str| {
+        json!({"resourceType": "Observation", "id": id, "status": "final",
+               "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+               "subject": {"reference": format!("Patient/{patient}")}})
+    };
+    put(s, &base, observation("o1", "bob", "8302-2")).await;
+    put(s, &base, observation("o2", "cid", "8302-2")).await;
+    put(s, &base, observation("o3", "ann", "29463-7")).await;
+    assert_eq!(
+        found(s, &base, "Patient?_has:Appointment:patient:status=booked").await,
+        vec!["ann", "bob", "cid"]
+    );
+    assert_eq!(
+        found(
+            s,
+            &base,
+            "Patient?_has:Appointment:patient:status=cancelled"
+        )
+        .await,
+        vec!["ann", "cid"]
+    );
+    assert_eq!(
+        found(s, &base, "Patient?_has:Observation:patient:code=8302-2").await,
+        vec!["bob", "cid"]
+    );
+    assert_eq!(
+        found(
+            s,
+            &base,
+            "Patient?_has:Observation:patient:code=http://loinc.org|29463-7"
+        )
+        .await,
+        vec!["ann"]
+    );
+    // An update moves the row's patient; a deletion removes it.
+    put(s, &base, observation("o3", "bob", "29463-7")).await;
+    assert_eq!(
+        found(s, &base, "Patient?_has:Observation:patient:code=29463-7").await,
+        vec!["bob"]
+    );
+    s.delete(&format!("{base}/Observation/o3"))
+        .await
+        .expect(204);
+    assert!(
+        found(s, &base, "Patient?_has:Observation:patient:code=29463-7")
+            .await
+            .is_empty()
+    );
+    // Other forms of _has still work: a chain inside, or a reference other than `patient`.
+    assert_eq!(
+        found(s, &base, "Patient?_has:Observation:subject:code=8302-2").await,
+        vec!["bob", "cid"]
+    );
+}
+
 both_backends!(types_and_modifiers, parameter_types_and_modifiers);
+both_backends!(reverse_chains, reverse_chains_through_each_patient);
 both_backends!(everything, everything_since_and_type);
 both_backends!(handling_and_paging, handling_paging_and_shaping);
 both_backends!(reindex, reindex_rebuilds_a_lost_index);

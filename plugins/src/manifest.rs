@@ -257,31 +257,90 @@ impl Manifest {
     /// Checks a configuration (secrets included) against the pack's schema; every problem
     /// names where it is.
     pub fn validate_config(&self, config: &Value) -> Result<(), Vec<String>> {
-        let Some(schema) = &self.config_schema else {
-            return match config {
-                Value::Object(map) if map.is_empty() => Ok(()),
-                Value::Null => Ok(()),
-                _ => Err(vec!["this pack takes no configuration".into()]),
-            };
-        };
-        let validator = jsonschema::validator_for(schema).map_err(|e| vec![e.to_string()])?;
-        let errors: Vec<String> = validator
-            .iter_errors(config)
-            .map(|e| {
-                let at = e.instance_path.to_string();
-                if at.is_empty() {
-                    e.to_string()
-                } else {
-                    format!("{at}: {e}")
-                }
-            })
-            .collect();
-        if errors.is_empty() {
+        let problems = self.config_problems(config);
+        if problems.is_empty() {
             Ok(())
         } else {
-            Err(errors)
+            Err(problems.iter().map(ToString::to_string).collect())
         }
     }
+
+    /// Every way a configuration (secrets included) misses the pack's schema, each with the
+    /// top-level field at fault where there is one, so a form can show it beside that field.
+    pub fn config_problems(&self, config: &Value) -> Vec<ConfigProblem> {
+        let Some(schema) = &self.config_schema else {
+            return match config {
+                Value::Object(map) if map.is_empty() => vec![],
+                Value::Null => vec![],
+                _ => vec![ConfigProblem {
+                    field: None,
+                    pointer: String::new(),
+                    message: "this pack takes no configuration".into(),
+                }],
+            };
+        };
+        let validator = match jsonschema::validator_for(schema) {
+            Ok(v) => v,
+            Err(e) => {
+                return vec![ConfigProblem {
+                    field: None,
+                    pointer: String::new(),
+                    message: e.to_string(),
+                }]
+            }
+        };
+        validator
+            .iter_errors(config)
+            .map(|e| {
+                let pointer = e.instance_path.to_string();
+                let field = match &e.kind {
+                    // A missing field is reported at the object that lacks it.
+                    jsonschema::error::ValidationErrorKind::Required { property }
+                        if pointer.is_empty() =>
+                    {
+                        property.as_str().map(str::to_string)
+                    }
+                    jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected }
+                        if pointer.is_empty() && unexpected.len() == 1 =>
+                    {
+                        Some(unexpected[0].clone())
+                    }
+                    _ => top_level_field(&pointer),
+                };
+                ConfigProblem {
+                    field,
+                    pointer,
+                    message: e.to_string(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// One way a configuration misses its schema.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The top-level property at fault (`greeting`), when there is one.
+    pub field: Option<String>,
+    /// Where, as a JSON pointer (`/greeting`); empty for the configuration as a whole.
+    pub pointer: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.pointer.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.pointer, self.message)
+        }
+    }
+}
+
+/// The first segment of a JSON pointer, unescaped (`/a~1b/0` → `a/b`).
+fn top_level_field(pointer: &str) -> Option<String> {
+    let first = pointer.strip_prefix('/')?.split('/').next()?;
+    Some(first.replace("~1", "/").replace("~0", "~"))
 }
 
 fn check_config_schema(schema: &Value) -> Result<(), ManifestError> {
@@ -363,6 +422,12 @@ mod tests {
             .unwrap_err();
         assert!(errors[0].contains("/greeting"), "{errors:?}");
         assert!(m.validate_config(&serde_json::json!({})).is_err());
+        let problems = m.config_problems(&serde_json::json!({"greeting": 7, "extra": 1}));
+        let fields: Vec<Option<&str>> = problems.iter().map(|p| p.field.as_deref()).collect();
+        assert!(fields.contains(&Some("greeting")), "{problems:?}");
+        let missing = m.config_problems(&serde_json::json!({}));
+        assert_eq!(missing[0].field.as_deref(), Some("greeting"), "{missing:?}");
+        assert_eq!(missing[0].pointer, "");
         let bad = text.replace(
             "{type: string, writeOnly: true}",
             "{type: integer, writeOnly: true}",

@@ -103,6 +103,8 @@ pub struct LoadedPack {
     pub manifest: Manifest,
     pub content_hash: String,
     pub registration: Registration,
+    /// The archive's declarative content by path (`forms/`, `rules/`, `locales/`).
+    pub content: std::collections::BTreeMap<String, Vec<u8>>,
     bindings: Bindings,
 }
 
@@ -195,6 +197,7 @@ impl PackRuntime {
             manifest: archive.manifest.clone(),
             content_hash: archive.content_hash.clone(),
             registration,
+            content: archive.content.clone(),
             bindings,
         });
         self.loaded

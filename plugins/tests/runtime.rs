@@ -202,12 +202,18 @@ async fn hostile_calls_end_with_clear_errors_and_the_host_carries_on() {
         CallError::Trap(message) => assert!(message.contains("panics on purpose"), "{message}"),
         other => panic!("{other:?}"),
     }
-    // 40 MiB does not fit in 32 MiB of memory; the headers flood is over the response limit.
+    // 40 MiB does not fit in 32 MiB of memory; the headers flood is over the response limit
+    // (or, on a machine busy enough that building 100,000 headers takes 500 ms, over the
+    // deadline: stopped either way, with a clear error).
     assert_eq!(call("/huge").await.unwrap_err(), CallError::OutOfMemory(32));
-    assert!(matches!(
-        call("/headers-flood").await.unwrap_err(),
-        CallError::ResponseTooLarge(_) | CallError::OutOfMemory(_)
-    ));
+    let flood = call("/headers-flood").await.unwrap_err();
+    assert!(
+        matches!(
+            flood,
+            CallError::ResponseTooLarge(_) | CallError::OutOfMemory(_) | CallError::Timeout(_)
+        ),
+        "{flood:?}"
+    );
 
     let denied = body(&call("/read-ungranted").await.unwrap());
     for key in ["observation", "search", "create"] {

@@ -100,7 +100,10 @@ pub async fn audit_requests(
     let Some(tenant) = data.tenant else {
         return response;
     };
-    let (subtype, action, entity, entity_type) = classify(&method, &path);
+    let (subtype, action, entity, entity_type) = match &data.same_as {
+        Some((as_method, as_path)) => classify(as_method, as_path),
+        None => classify(&method, &path),
+    };
     let mut record = AuditRecord::new(&tenant, Kind::Rest, subtype, action);
     let status = response.status();
     record.outcome = if status.is_server_error() {
@@ -121,9 +124,12 @@ pub async fn audit_requests(
     record.entity = entity.or_else(|| entity_type.clone());
     record.entity_type = entity_type;
     record.query = query.filter(|_| action == "E");
-    record.description = match &data.via_pack {
-        Some(pack) => format!("{method} {path} (by pack {pack})"),
-        None => format!("{method} {path}"),
+    record.description = match (&data.via_pack, &data.same_as) {
+        (Some(pack), _) => format!("{method} {path} (by pack {pack})"),
+        (None, Some((as_method, as_path))) => {
+            format!("{method} {path} (admin page, as {as_method} {as_path})")
+        }
+        (None, None) => format!("{method} {path}"),
     };
     let changes_data = !matches!(method, Method::GET | Method::HEAD);
     state.audit.record(record, changes_data).await;

@@ -35,6 +35,9 @@ pub struct SlotData {
     pub failure: Option<String>,
     /// The pack that made this request for the user, when a pack did.
     pub via_pack: Option<String>,
+    /// The admin API request (method, path) that an admin page's request stands for
+    /// (`http/admin_ui`): the page is audited exactly as that request would be.
+    pub same_as: Option<(axum::http::Method, String)>,
 }
 
 impl AuditSlot {
@@ -72,6 +75,10 @@ impl AuditSlot {
 
     pub fn set_via_pack(&self, pack: &str) {
         self.with(|d| d.via_pack = Some(pack.to_string()));
+    }
+
+    pub fn set_same_as(&self, method: axum::http::Method, path: String) {
+        self.with(|d| d.same_as = Some((method, path)));
     }
 
     pub fn set_roles(&self, roles: &[String]) {

@@ -15,7 +15,9 @@ use crate::fhir::search::request::{split_prefix, Prefix};
 
 /// Appends `records` (all of one tenant) in one transaction.
 pub async fn insert(db: &Database, tenant: &str, records: &[AuditRecord]) -> sqlx::Result<()> {
-    let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Write).await?;
+    let mut tx = db
+        .tenant_tx_core(&Grant::system(tenant), Access::Write)
+        .await?;
     for chunk in records.chunks(50) {
         let mut sql = String::from(
             "INSERT INTO audit_event (tenant_id, id, recorded, type, subtype, action, outcome, \

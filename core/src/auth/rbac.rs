@@ -265,6 +265,9 @@ pub struct Grant {
     own_compartment: Permissions,
     /// The caller's own Patient id, for compartment-bound roles.
     pub patient: Option<String>,
+    /// The pack acting through this grant (for a user or on its own), whose writes it must
+    /// not be told about again as events.
+    pub acting_pack: Option<String>,
 }
 
 impl Grant {
@@ -290,6 +293,7 @@ impl Grant {
             everywhere,
             own_compartment: Permissions::default(),
             patient: None,
+            acting_pack: None,
         })
     }
 
@@ -323,6 +327,7 @@ impl Grant {
             everywhere,
             own_compartment,
             patient,
+            acting_pack: None,
         }
     }
 
@@ -349,12 +354,13 @@ impl Grant {
             everywhere,
             own_compartment: Permissions::default(),
             patient: None,
+            acting_pack: Some(pack.to_string()),
         }
     }
 
-    /// This grant cut down to what a pack was granted (type → actions): a pack acting for a
+    /// This grant cut down to what `pack` was granted (type → actions): a pack acting for a
     /// user can do only what both may. The caller's patient compartment still binds.
-    pub fn restricted_to(&self, limit: &BTreeMap<String, Vec<Action>>) -> Grant {
+    pub fn restricted_to(&self, pack: &str, limit: &BTreeMap<String, Vec<Action>>) -> Grant {
         Grant {
             tenant: self.tenant.clone(),
             who: self.who.clone(),
@@ -362,6 +368,7 @@ impl Grant {
             everywhere: self.everywhere.restricted_to(limit),
             own_compartment: self.own_compartment.restricted_to(limit),
             patient: self.patient.clone(),
+            acting_pack: Some(pack.to_string()),
         }
     }
 
@@ -452,7 +459,7 @@ mod tests {
             ("Patient".to_string(), vec![Action::Read, Action::Delete]),
             ("AuditEvent".to_string(), vec![Action::Read]),
         ]);
-        let clinician = user(&["clinician"], None).restricted_to(&limit);
+        let clinician = user(&["clinician"], None).restricted_to("p", &limit);
         assert!(clinician.reach(Action::Read, "Patient").is_some());
         assert!(
             clinician.reach(Action::Delete, "Patient").is_none(),
@@ -463,7 +470,7 @@ mod tests {
             "the pack may not"
         );
         assert!(clinician.reach(Action::Read, "AuditEvent").is_none());
-        let patient = user(&["patient"], Some("p1")).restricted_to(&limit);
+        let patient = user(&["patient"], Some("p1")).restricted_to("p", &limit);
         assert_eq!(
             patient.reach(Action::Read, "Patient"),
             Some(Reach::PatientCompartment("p1".into()))

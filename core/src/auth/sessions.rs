@@ -57,7 +57,9 @@ pub async fn save_login(
     login: &PendingLogin,
 ) -> sqlx::Result<()> {
     let now = crate::clock::now_micros();
-    let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Write).await?;
+    let mut tx = db
+        .tenant_tx_core(&Grant::system(tenant), Access::Write)
+        .await?;
     // Old abandoned logins go first, so the table stays small.
     sqlx::query("DELETE FROM auth_login_state WHERE tenant_id = $1 AND created < $2")
         .bind(tenant)
@@ -88,7 +90,9 @@ pub async fn take_login(
     state: &str,
 ) -> sqlx::Result<Option<PendingLogin>> {
     let state_hash = hash(state);
-    let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Write).await?;
+    let mut tx = db
+        .tenant_tx_core(&Grant::system(tenant), Access::Write)
+        .await?;
     let row = sqlx::query(
         "SELECT issuer, pkce_verifier, nonce, return_to, created FROM auth_login_state \
          WHERE tenant_id = $1 AND state_hash = $2",
@@ -131,7 +135,9 @@ pub async fn create(
         csrf: random_token(),
     };
     let now = crate::clock::now_micros();
-    let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Write).await?;
+    let mut tx = db
+        .tenant_tx_core(&Grant::system(tenant), Access::Write)
+        .await?;
     sqlx::query("DELETE FROM auth_session WHERE tenant_id = $1 AND expires < $2")
         .bind(tenant)
         .bind(now)
@@ -156,7 +162,9 @@ pub async fn create(
 
 /// The live session of cookie value `id` in `tenant`.
 pub async fn find(db: &Database, tenant: &str, id: &str) -> sqlx::Result<Option<Session>> {
-    let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Read).await?;
+    let mut tx = db
+        .tenant_tx_core(&Grant::system(tenant), Access::Read)
+        .await?;
     let row = sqlx::query(
         "SELECT principal, id_token, csrf FROM auth_session \
          WHERE tenant_id = $1 AND id_hash = $2 AND expires > $3",
@@ -180,7 +188,9 @@ pub async fn find(db: &Database, tenant: &str, id: &str) -> sqlx::Result<Option<
 }
 
 pub async fn delete(db: &Database, tenant: &str, id: &str) -> sqlx::Result<()> {
-    let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Write).await?;
+    let mut tx = db
+        .tenant_tx_core(&Grant::system(tenant), Access::Write)
+        .await?;
     sqlx::query("DELETE FROM auth_session WHERE tenant_id = $1 AND id_hash = $2")
         .bind(tenant)
         .bind(hash(id))

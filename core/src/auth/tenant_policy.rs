@@ -69,7 +69,9 @@ impl TenantPolicies {
 }
 
 async fn load(db: &Database, tenant: &str) -> sqlx::Result<TenantPolicy> {
-    let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Read).await?;
+    let mut tx = db
+        .tenant_tx_core(&Grant::system(tenant), Access::Read)
+        .await?;
     let role_rows = sqlx::query("SELECT name, definition FROM tenant_roles WHERE tenant_id = $1")
         .bind(tenant)
         .fetch_all(tx.conn())
@@ -119,7 +121,7 @@ pub async fn put_role(
     check_role_name(name)?;
     def.compile()?;
     let mut tx = db
-        .tenant_tx(&Grant::system(tenant), Access::Write)
+        .tenant_tx_core(&Grant::system(tenant), Access::Write)
         .await
         .map_err(|e| e.to_string())?;
     sqlx::query("DELETE FROM tenant_roles WHERE tenant_id = $1 AND name = $2")
@@ -140,7 +142,9 @@ pub async fn put_role(
 
 /// Deletes a tenant role; true if it existed.
 pub async fn delete_role(db: &Database, tenant: &str, name: &str) -> sqlx::Result<bool> {
-    let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Write).await?;
+    let mut tx = db
+        .tenant_tx_core(&Grant::system(tenant), Access::Write)
+        .await?;
     let done = sqlx::query("DELETE FROM tenant_roles WHERE tenant_id = $1 AND name = $2")
         .bind(tenant)
         .bind(name)
@@ -170,7 +174,7 @@ pub async fn put_role_map(
         }
     }
     let mut tx = db
-        .tenant_tx(&Grant::system(tenant), Access::Write)
+        .tenant_tx_core(&Grant::system(tenant), Access::Write)
         .await
         .map_err(|e| e.to_string())?;
     sqlx::query("DELETE FROM tenant_role_map WHERE tenant_id = $1")

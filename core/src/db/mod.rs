@@ -11,10 +11,11 @@ use anyhow::{bail, Result};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Transaction};
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::auth::rbac::Grant;
 use crate::config::Config;
+use crate::fhir::extensions::{ExtensionSource, TenantExtensions};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -41,6 +42,9 @@ pub struct Database {
     writer: AnyPool,
     /// PostgreSQL: the schema owner's URL, for maintenance the application role may not do.
     owner_url: Option<String>,
+    /// Where each tenant transaction gets its tenant's pack contributions from (installed by
+    /// the server, import and reindex; none means the core alone).
+    extensions: Arc<RwLock<Option<Arc<dyn ExtensionSource>>>>,
 }
 
 /// What a tenant transaction will do. Read transactions use the reader pool.
@@ -80,6 +84,25 @@ impl Database {
         self.backend
     }
 
+    /// Installs the source of tenants' pack contributions (`crate::packs::Packs`).
+    pub fn set_extension_source(&self, source: Arc<dyn ExtensionSource>) {
+        *self.extensions.write().unwrap() = Some(source);
+    }
+
+    /// Drops the extension source (at shutdown, breaking the cycle packs → db → packs).
+    pub fn clear_extension_source(&self) {
+        self.extensions.write().unwrap().take();
+    }
+
+    /// What `tenant`'s enabled packs contribute (cached by the source).
+    pub async fn extensions(&self, tenant: &str) -> Result<Arc<TenantExtensions>, sqlx::Error> {
+        let source = self.extensions.read().unwrap().clone();
+        match source {
+            Some(source) => source.for_tenant(tenant).await,
+            None => Ok(TenantExtensions::core()),
+        }
+    }
+
     /// Begins a transaction bound to one tenant. On PostgreSQL the transaction starts with
     /// `BEGIN; SET LOCAL tessera.tenant_id = '<tenant>'` (one round trip), so row-level
     /// security confines every statement of the transaction to that tenant even if a query
@@ -92,6 +115,30 @@ impl Database {
         &self,
         grant: &Arc<Grant>,
         access: Access,
+    ) -> Result<TenantTx, sqlx::Error> {
+        // Resolved before a connection is taken, so SQLite's one writer is never held while
+        // a tenant's packs are looked up.
+        let extensions = self.extensions(&grant.tenant).await?;
+        self.open_tenant_tx(grant, access, extensions).await
+    }
+
+    /// A tenant transaction that ignores the tenant's packs: for the pack registry's own
+    /// bookkeeping (which the extension source itself reads) and other tables no pack
+    /// extends.
+    pub async fn tenant_tx_core(
+        &self,
+        grant: &Arc<Grant>,
+        access: Access,
+    ) -> Result<TenantTx, sqlx::Error> {
+        self.open_tenant_tx(grant, access, TenantExtensions::core())
+            .await
+    }
+
+    async fn open_tenant_tx(
+        &self,
+        grant: &Arc<Grant>,
+        access: Access,
+        extensions: Arc<TenantExtensions>,
     ) -> Result<TenantTx, sqlx::Error> {
         let tenant = grant.tenant.as_str();
         let pool = match access {
@@ -132,6 +179,8 @@ impl Database {
             conn,
             grant: grant.clone(),
             backend: self.backend,
+            extensions,
+            events_recorded: false,
         })
     }
 
@@ -191,6 +240,9 @@ pub struct TenantTx {
     conn: Conn,
     grant: Arc<Grant>,
     backend: Backend,
+    extensions: Arc<TenantExtensions>,
+    /// Set when a write recorded outbox events: delivery is woken after the commit.
+    events_recorded: bool,
 }
 
 enum Conn {
@@ -213,6 +265,16 @@ impl TenantTx {
         self.backend
     }
 
+    /// What the tenant's enabled packs contribute to this transaction's work.
+    pub fn extensions(&self) -> &Arc<TenantExtensions> {
+        &self.extensions
+    }
+
+    /// Notes that this transaction recorded events for packs (`crate::events::outbox`).
+    pub fn note_events_recorded(&mut self) {
+        self.events_recorded = true;
+    }
+
     /// The connection, for running statements inside this transaction.
     pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
         match &mut self.conn {
@@ -223,9 +285,13 @@ impl TenantTx {
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self.conn {
-            Conn::Tx(tx) => tx.commit().await,
-            Conn::Direct(_) => Ok(()),
+            Conn::Tx(tx) => tx.commit().await?,
+            Conn::Direct(_) => {}
         }
+        if self.events_recorded {
+            self.extensions.events_committed(&self.grant.tenant);
+        }
+        Ok(())
     }
 }
 

@@ -50,6 +50,7 @@ pub(super) async fn open(owner_url: &str, config: &DatabaseConfig) -> Result<Dat
         reader: pool.clone(),
         writer: pool,
         owner_url: Some(owner_url.to_string()),
+        extensions: Default::default(),
     })
 }
 

@@ -63,5 +63,6 @@ pub(super) async fn open(path: &Path, config: &DatabaseConfig) -> Result<Databas
         reader,
         writer,
         owner_url: None,
+        extensions: Default::default(),
     })
 }

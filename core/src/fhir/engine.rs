@@ -129,6 +129,18 @@ impl FhirEngine {
         access::require(grant, &self.registry, Action::Create, ty, body)
     }
 
+    /// Identifiers of systems a tenant's pack checks (an NHS number, an ABHA number) must
+    /// pass its check before anything is written.
+    fn check_identifiers<'a>(
+        tx: &TenantTx,
+        ty: &'a str,
+        body: &'a Value,
+    ) -> impl std::future::Future<Output = FhirResult<()>> + Send + 'a {
+        // Owned, so the future holds no borrow of the transaction (which is not `Sync`).
+        let (extensions, tenant) = (tx.extensions().clone(), tx.tenant().to_string());
+        async move { extensions.check_identifiers(&tenant, ty, body).await }
+    }
+
     /// AuditEvents are written by the server alone, into the audit trail (`crate::audit`).
     fn check_writable(ty: &str) -> FhirResult<()> {
         if ty == "AuditEvent" {
@@ -245,6 +257,7 @@ impl FhirEngine {
     ) -> FhirResult<Written> {
         Self::check_writable(ty)?;
         self.authorize(tx, Action::Create, ty, &body)?;
+        Self::check_identifiers(tx, ty, &body).await?;
         let stored = store::write_version(tx, ty, id, None, "POST", Some(&mut body)).await?;
         Ok(Written {
             stored,
@@ -275,6 +288,7 @@ impl FhirEngine {
         }
         self.authorize(tx, Action::Update, ty, &body)?;
         check_if_match(if_match, previous.as_ref(), ty, id)?;
+        Self::check_identifiers(tx, ty, &body).await?;
         let stored =
             store::write_version(tx, ty, id, previous.as_ref(), "PUT", Some(&mut body)).await?;
         Ok(Written { stored, created })
@@ -373,6 +387,7 @@ impl FhirEngine {
                 e
             })?;
         self.authorize(tx, Action::Update, ty, &resource)?;
+        Self::check_identifiers(tx, ty, &resource).await?;
         let stored =
             store::write_version(tx, ty, id, Some(&previous), "PATCH", Some(&mut resource)).await?;
         Ok(Written {

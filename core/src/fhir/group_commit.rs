@@ -18,6 +18,7 @@ use super::outcome::{FhirError, FhirResult};
 use super::store::{self, Stored};
 use crate::auth::rbac::Grant;
 use crate::db::{Access, Backend, Database};
+use crate::events::outbox;
 
 /// More per batch only lengthens the wait of the first one in it.
 const MAX_BATCH: usize = 64;
@@ -25,6 +26,8 @@ const QUEUE_DEPTH: usize = 1024;
 
 struct Job {
     tenant: String,
+    /// The pack making the create, which is not told about it as an event.
+    acting_pack: Option<String>,
     resource_type: String,
     id: String,
     resource: Value,
@@ -53,17 +56,19 @@ impl CreateQueue {
         CreateQueue { sender }
     }
 
-    /// Stores version 1 of an already validated resource under `id`; returns once committed.
+    /// Stores version 1 of an already validated resource under `id` for the holder of
+    /// `grant`; returns once committed.
     pub async fn create(
         &self,
-        tenant: &str,
+        grant: &Grant,
         resource_type: &str,
         id: String,
         resource: Value,
     ) -> FhirResult<Stored> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            tenant: tenant.to_string(),
+            tenant: grant.tenant.clone(),
+            acting_pack: grant.acting_pack.clone(),
             resource_type: resource_type.to_string(),
             id,
             resource,
@@ -130,14 +135,33 @@ async fn write_in_one_transaction(
     tenant: &str,
     jobs: &[Job],
 ) -> FhirResult<Vec<Stored>> {
-    let mut tx = db
-        .tenant_tx(&Grant::system(tenant), Access::SingleStatementWrite)
-        .await?;
+    // Events must commit with their creates: when a pack listens to one of these types the
+    // group needs an explicit transaction (PostgreSQL's single statement cannot hold them).
+    let extensions = db.extensions(tenant).await?;
+    let access = if extensions.has_subscribers_for(jobs.iter().map(|j| j.resource_type.as_str())) {
+        Access::Write
+    } else {
+        Access::SingleStatementWrite
+    };
+    let mut tx = db.tenant_tx(&Grant::system(tenant), access).await?;
     let new = jobs
         .iter()
         .map(|j| (j.resource_type.clone(), j.id.clone(), j.resource.clone()))
         .collect();
     let stored = store::create_many(&mut tx, new).await?;
+    if access == Access::Write {
+        for (job, stored) in jobs.iter().zip(&stored) {
+            outbox::record(
+                &mut tx,
+                &stored.resource_type,
+                &stored.id,
+                1,
+                "create",
+                job.acting_pack.as_deref(),
+            )
+            .await?;
+        }
+    }
     tx.commit().await?;
     Ok(stored)
 }

@@ -18,7 +18,16 @@ pub struct IndexRow {
     pub low: f64,
     pub high: f64,
     pub display: Option<String>,
+    /// The Patient the indexed resource belongs to, the same on each of its rows: the one
+    /// Patient its `patient` parameter names (the id), `~` when it names several, empty when
+    /// none. `_has:<type>:patient:...` reads matching patients straight off the rows of the
+    /// referring resources with it (`search/sql.rs`). A Patient's rows carry its own id.
+    pub patient: String,
 }
+
+/// The `patient` column of a resource that names several patients: such rows are looked up
+/// through their references instead.
+pub const SEVERAL_PATIENTS: &str = "~";
 
 /// Parameters never written to the index: they are columns of `resources`.
 const FROM_RESOURCE_ROW: &[&str] = &["_id", "_lastUpdated"];
@@ -29,10 +38,16 @@ const MAX_TERM: usize = 256;
 
 /// The index rows of `resource`, sorted and without duplicates (the table's key is the row).
 pub fn rows(registry: &SearchRegistry, resource: &Value) -> Vec<IndexRow> {
-    let mut rows: Vec<IndexRow> = extract(registry, resource)
+    let extracted = extract(registry, resource);
+    let patient = patient_of(resource, &extracted);
+    let mut rows: Vec<IndexRow> = extracted
         .into_iter()
         .filter(|e| !FROM_RESOURCE_ROW.contains(&e.param.as_str()))
         .filter_map(|e| row(e.param, e.value))
+        .map(|mut r| {
+            r.patient = patient.clone();
+            r
+        })
         .collect();
     rows.sort_by(|a, b| {
         (&a.param, &a.term, &a.qualifier)
@@ -48,6 +63,32 @@ pub fn rows(registry: &SearchRegistry, resource: &Value) -> Vec<IndexRow> {
             && a.high == b.high
     });
     rows
+}
+
+/// The `patient` column for a resource (see `IndexRow::patient`).
+fn patient_of(resource: &Value, extracted: &[super::search::extract::IndexEntry]) -> String {
+    if resource["resourceType"] == "Patient" {
+        return resource["id"].as_str().unwrap_or_default().to_string();
+    }
+    let mut found: Option<&str> = None;
+    for e in extracted.iter().filter(|e| e.param == "patient") {
+        if let IndexValue::Reference {
+            target_type: Some(ty),
+            target_id: Some(id),
+            ..
+        } = &e.value
+        {
+            if ty != "Patient" {
+                continue;
+            }
+            match found {
+                None => found = Some(id),
+                Some(other) if other == id => {}
+                Some(_) => return SEVERAL_PATIENTS.to_string(),
+            }
+        }
+    }
+    found.unwrap_or_default().to_string()
 }
 
 fn clamp(v: f64) -> f64 {
@@ -81,6 +122,7 @@ fn row(param: String, value: IndexValue) -> Option<IndexRow> {
         low: 0.0,
         high: 0.0,
         display: None,
+        patient: String::new(),
     };
     match value {
         IndexValue::String { normalized, exact } => {
@@ -171,11 +213,21 @@ fn row(param: String, value: IndexValue) -> Option<IndexRow> {
 }
 
 /// The rows as the JSON array the PostgreSQL functions take:
-/// `[[param, term, qualifier, low, high, display], ...]`.
+/// `[[param, term, qualifier, low, high, display, patient], ...]`.
 pub fn rows_json(rows: &[IndexRow]) -> Value {
     Value::Array(
         rows.iter()
-            .map(|r| json!([r.param, r.term, r.qualifier, r.low, r.high, r.display]))
+            .map(|r| {
+                json!([
+                    r.param,
+                    r.term,
+                    r.qualifier,
+                    r.low,
+                    r.high,
+                    r.display,
+                    r.patient
+                ])
+            })
             .collect(),
     )
 }
@@ -194,7 +246,7 @@ pub async fn remove(tx: &mut TenantTx, ty: &str, id: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Rows per INSERT statement: 8 bound values each, well under SQLite's 32,766 variables.
+/// Rows per INSERT statement: 7 bound values each, well under SQLite's 32,766 variables.
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// Inserts the rows of `ty/id` with multi-row INSERTs (both backends).
@@ -203,20 +255,21 @@ pub async fn insert(tx: &mut TenantTx, ty: &str, id: &str, rows: &[IndexRow]) ->
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
-                let b = 4 + i * 6;
+                let b = 4 + i * 7;
                 format!(
-                    "($1, $2, $3, ${}, ${}, ${}, ${}, ${}, ${})",
+                    "($1, $2, $3, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
                     b,
                     b + 1,
                     b + 2,
                     b + 3,
                     b + 4,
-                    b + 5
+                    b + 5,
+                    b + 6
                 )
             })
             .collect();
         let sql = format!(
-            "INSERT INTO search_index (tenant_id, resource_type, resource_id, param, term, qualifier, low, high, display) VALUES {}",
+            "INSERT INTO search_index (tenant_id, resource_type, resource_id, param, term, qualifier, low, high, display, patient) VALUES {}",
             values.join(", ")
         );
         let mut query = sqlx::query(&sql).bind(&tenant).bind(ty).bind(id);
@@ -227,7 +280,8 @@ pub async fn insert(tx: &mut TenantTx, ty: &str, id: &str, rows: &[IndexRow]) ->
                 .bind(&r.qualifier)
                 .bind(r.low)
                 .bind(r.high)
-                .bind(r.display.as_deref());
+                .bind(r.display.as_deref())
+                .bind(&r.patient);
         }
         query.execute(tx.conn()).await?;
     }

@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod capability;
 pub mod criteria;
 pub mod engine;
+pub mod extensions;
 pub mod group_commit;
 pub mod index;
 pub mod outcome;

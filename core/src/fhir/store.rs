@@ -5,9 +5,9 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 use super::index::{self, IndexRow};
-use super::search::registry::SearchRegistry;
 use crate::clock;
 use crate::db::{Backend, TenantTx};
+use crate::events::outbox;
 
 /// One stored version of a resource.
 #[derive(Debug, Clone)]
@@ -128,7 +128,8 @@ pub async fn write_version(
     let mut rows = Vec::new();
     let content = resource.map(|r| {
         stamp_meta(r, id, version_id, last_updated);
-        rows = index::rows(&SearchRegistry::shared(), r);
+        // The tenant's parameters: HL7's plus those of the packs it enabled.
+        rows = index::rows(tx.extensions().registry(), r);
         r.to_string()
     });
     let deleted = i64::from(content.is_none());
@@ -175,6 +176,14 @@ pub async fn write_version(
         }
     }
 
+    let interaction = match (&content, previous) {
+        (None, _) => "delete",
+        (Some(_), Some(p)) if !p.deleted => "update",
+        (Some(_), _) => "create",
+    };
+    let acting_pack = tx.grant().acting_pack.clone();
+    outbox::record(tx, ty, id, version_id, interaction, acting_pack.as_deref()).await?;
+
     Ok(Stored {
         resource_type: ty.to_string(),
         id: id.to_string(),
@@ -195,7 +204,7 @@ pub async fn create_many(
 ) -> sqlx::Result<Vec<Stored>> {
     let mut stored = Vec::with_capacity(new.len());
     let mut rows = Vec::with_capacity(new.len());
-    let registry = SearchRegistry::shared();
+    let registry = tx.extensions().registry().clone();
     for (ty, id, mut resource) in new {
         let last_updated = clock::now_micros();
         stamp_meta(&mut resource, &id, 1, last_updated);

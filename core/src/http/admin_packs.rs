@@ -30,7 +30,7 @@ use super::negotiate::FhirResponse;
 use super::AppState;
 use crate::auth::rbac::{Action, Who};
 use crate::fhir::outcome::{FhirError, Issue};
-use crate::packs::lifecycle::{EnableRequest, LocationRequest, UpgradeRequest};
+use crate::packs::lifecycle::{check_location_id, EnableRequest, LocationRequest, UpgradeRequest};
 use crate::packs::store::{self, SettingRow, VersionRow};
 
 pub fn routes() -> Router<AppState> {
@@ -134,12 +134,6 @@ fn version_json(row: &VersionRow) -> Value {
 }
 
 fn setting_json(state: &AppState, tenant: &str, row: &SettingRow) -> Value {
-    let secrets_set: Vec<String> = row
-        .secrets
-        .as_ref()
-        .and_then(|sealed| state.packs.open_secrets(tenant, &row.pack_id, sealed).ok())
-        .map(|s| s.into_keys().collect())
-        .unwrap_or_default();
     json!({
         "enabled": row.enabled,
         "version": row.version,
@@ -147,7 +141,7 @@ fn setting_json(state: &AppState, tenant: &str, row: &SettingRow) -> Value {
         "pinned": row.pinned,
         "granted": row.granted,
         "config": row.config,
-        "secrets_set": secrets_set,
+        "secrets_set": state.packs.secrets_set(tenant, row),
         "updated_at": row.updated_at,
         "updated_by": row.updated_by,
     })
@@ -169,7 +163,7 @@ fn locations_json(setting: &crate::packs::TenantPack) -> Value {
 }
 
 /// How an admin is named in the lifecycle's records.
-fn actor_name(who: &Who) -> String {
+pub(super) fn actor_name(who: &Who) -> String {
     match who {
         Who::User {
             subject, username, ..
@@ -215,24 +209,21 @@ async fn uninstall(
 
 async fn tenant_packs(State(state): State<AppState>, ctx: TenantContext) -> Reply {
     require_admin(&ctx)?;
-    let versions = store::versions(&state.db).await?;
-    let settings = state.packs.tenant(&ctx.tenant).await?;
-    let mut ids: Vec<&str> = versions.iter().map(|v| v.pack_id.as_str()).collect();
-    ids.dedup();
-    let packs: Vec<Value> = ids
+    let packs: Vec<Value> = state
+        .packs
+        .overview(&ctx.tenant)
+        .await?
         .iter()
-        .map(|id| {
-            let mine: Vec<&VersionRow> = versions.iter().filter(|v| v.pack_id == *id).collect();
-            let latest = mine.iter().map(|v| &v.version).max().map(|v| v.to_string());
-            let setting = settings.packs.get(*id);
+        .map(|pack| {
+            let latest = pack.latest();
             json!({
-                "id": id,
-                "kind": mine.last().map(|v| v.manifest.kind),
-                "description": mine.last().map(|v| v.manifest.description.clone()),
-                "versions": mine.iter().map(|v| v.version.to_string()).collect::<Vec<_>>(),
-                "latest": latest,
-                "tenant": setting.and_then(|s| s.wide.as_ref()).map(|w| setting_json(&state, &ctx.tenant, w)),
-                "locations": setting.map(locations_json),
+                "id": pack.id,
+                "kind": latest.manifest.kind,
+                "description": latest.manifest.description,
+                "versions": pack.versions.iter().map(|v| v.version.to_string()).collect::<Vec<_>>(),
+                "latest": latest.version.to_string(),
+                "tenant": pack.wide().map(|w| setting_json(&state, &ctx.tenant, w)),
+                "locations": pack.setting.as_ref().map(locations_json),
             })
         })
         .collect();
@@ -248,30 +239,16 @@ async fn tenant_pack(
     Path((_tenant, pack)): Path<(String, String)>,
 ) -> Reply {
     require_admin(&ctx)?;
-    let versions: Vec<VersionRow> = store::versions(&state.db)
-        .await?
-        .into_iter()
-        .filter(|v| v.pack_id == pack)
-        .collect();
-    if versions.is_empty() {
-        return Err(FhirError::not_found(format!(
-            "no pack {pack:?} is installed"
-        )));
-    }
-    let settings = state.packs.tenant(&ctx.tenant).await?;
-    let setting = settings.packs.get(&pack);
-    let current = setting
-        .and_then(|s| s.wide.as_ref())
-        .and_then(|w| w.version.clone())
-        .unwrap_or_else(|| versions.last().unwrap().version.to_string());
+    let overview = state.packs.overview_of(&ctx.tenant, &pack).await?;
+    let current = overview.current().version.to_string();
     let loaded = state.packs.loaded(&pack, &current).await?;
     Ok(FhirResponse::json(
         StatusCode::OK,
         &json!({
             "id": pack,
-            "versions": versions.iter().map(version_json).collect::<Vec<_>>(),
-            "tenant": setting.and_then(|s| s.wide.as_ref()).map(|w| setting_json(&state, &ctx.tenant, w)),
-            "locations": setting.map(locations_json),
+            "versions": overview.versions.iter().map(version_json).collect::<Vec<_>>(),
+            "tenant": overview.wide().map(|w| setting_json(&state, &ctx.tenant, w)),
+            "locations": overview.setting.as_ref().map(locations_json),
             "registration": {"version": current, "contributes": loaded.registration},
         }),
     ))
@@ -371,20 +348,6 @@ async fn pin(
     current_setting(&state, &ctx.tenant, &pack).await
 }
 
-fn check_location(location: &str) -> Result<(), FhirError> {
-    let ok = (1..=64).contains(&location.len())
-        && location
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-    if ok {
-        Ok(())
-    } else {
-        Err(FhirError::invalid(format!(
-            "{location:?} is not a Location id"
-        )))
-    }
-}
-
 async fn set_location(
     State(state): State<AppState>,
     ctx: TenantContext,
@@ -392,7 +355,7 @@ async fn set_location(
     body: Option<Json<Value>>,
 ) -> Reply {
     let actor = require_admin(&ctx)?;
-    check_location(&location)?;
+    check_location_id(&location)?;
     let request: LocationRequest = body_of(body)?;
     state
         .packs
@@ -407,7 +370,7 @@ async fn clear_location(
     Path((_tenant, pack, location)): Path<(String, String, String)>,
 ) -> Reply {
     require_admin(&ctx)?;
-    check_location(&location)?;
+    check_location_id(&location)?;
     state
         .packs
         .clear_location(&ctx.tenant, &pack, &location)

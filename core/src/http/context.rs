@@ -24,7 +24,16 @@ pub struct TenantContext {
     pub fhir_base: String,
     /// What the caller may do here; every transaction carries it.
     pub grant: Arc<Grant>,
+    /// The session's CSRF token, when the caller signed in with a browser session: pages
+    /// put it into their forms.
+    pub csrf: Option<String>,
 }
+
+/// The `_csrf` field of a url-encoded form post, read from the body by [`lift_form_csrf`]
+/// so that the session check accepts it like the `X-CSRF-Token` header (HTML forms cannot
+/// send headers). A request extension: only the server can set it.
+#[derive(Clone, Debug)]
+pub struct FormCsrf(pub String);
 
 /// A FHIR request a pack makes for the user it runs for. Only the server creates it (a
 /// client cannot set request extensions); it carries the user's grant already cut down to
@@ -142,6 +151,7 @@ impl FromRequestParts<AppState> for TenantContext {
                 tenant,
                 fhir_base: call.fhir_base.clone(),
                 grant: call.grant.clone(),
+                csrf: None,
             });
         }
         let result = authorize(parts, state, &tenant, slot.as_ref()).await;
@@ -152,14 +162,15 @@ impl FromRequestParts<AppState> for TenantContext {
     }
 }
 
-/// A browser's session (the cookie of `http/signon.rs`). A request that changes something
-/// must echo the session's CSRF token in `X-CSRF-Token`: a cookie alone is what a hostile
-/// page can make a browser send.
+/// A browser's session (the cookie of `http/signon.rs`) and its CSRF token. A request that
+/// changes something must echo that token in `X-CSRF-Token` or in a url-encoded form's
+/// `_csrf` field ([`FormCsrf`]): a cookie alone is what a hostile page can make a browser
+/// send.
 async fn session_principal(
     parts: &Parts,
     state: &AppState,
     tenant: &str,
-) -> Result<crate::auth::principal::Principal, FhirError> {
+) -> Result<(crate::auth::principal::Principal, String), FhirError> {
     let id = super::signon::session_cookie(&parts.headers).ok_or_else(|| {
         unauthorized(
             "this endpoint needs a bearer token (Authorization: Bearer <access token>) or a signed-in session",
@@ -182,14 +193,73 @@ async fn session_principal(
         let sent = parts
             .headers
             .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok());
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| parts.extensions.get::<FormCsrf>().map(|f| f.0.as_str()));
         if !sent.is_some_and(|t| crate::auth::sessions::same(t, &session.csrf)) {
             return Err(forbidden(
-                "a request made with a session cookie must send the session's CSRF token in X-CSRF-Token",
+                "a request made with a session cookie must send the session's CSRF token in X-CSRF-Token (or a form's _csrf field)",
             ));
         }
     }
-    Ok(session.principal)
+    Ok((session.principal, session.csrf))
+}
+
+fn is_form(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// Lifts a form's `_csrf` field into [`FormCsrf`] for state-changing url-encoded requests
+/// that carry the session cookie but no `X-CSRF-Token`. The body is read (within
+/// `max_body_bytes`) and passed on unchanged; every other request passes untouched.
+pub async fn lift_form_csrf(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = request.into_parts();
+    let wanted = !matches!(
+        parts.method,
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    ) && !parts.headers.contains_key("x-csrf-token")
+        && is_form(&parts.headers)
+        && super::signon::session_cookie(&parts.headers).is_some();
+    if !wanted {
+        return next
+            .run(axum::extract::Request::from_parts(parts, body))
+            .await;
+    }
+    let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return FhirError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Issue::error(
+                    "too-long",
+                    format!(
+                        "the form could not be read, or is larger than {} bytes",
+                        state.config.max_body_bytes
+                    ),
+                ),
+            )
+            .into_response()
+        }
+    };
+    let token = url::form_urlencoded::parse(&bytes)
+        .find(|(name, _)| name == "_csrf")
+        .map(|(_, value)| FormCsrf(value.into_owned()));
+    let mut request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+    if let Some(token) = token {
+        request.extensions_mut().insert(token);
+    }
+    next.run(request).await
 }
 
 async fn authorize(
@@ -198,13 +268,19 @@ async fn authorize(
     tenant: &str,
     slot: Option<&AuditSlot>,
 ) -> Result<TenantContext, FhirError> {
-    let principal = match bearer_token(parts)? {
-        Some(token) => state
-            .auth
-            .authenticate(token)
-            .await
-            .map_err(|e| unauthorized(e.to_string()))?,
-        None => session_principal(parts, state, tenant).await?,
+    let (principal, csrf) = match bearer_token(parts)? {
+        Some(token) => (
+            state
+                .auth
+                .authenticate(token)
+                .await
+                .map_err(|e| unauthorized(e.to_string()))?,
+            None,
+        ),
+        None => {
+            let (principal, csrf) = session_principal(parts, state, tenant).await?;
+            (principal, Some(csrf))
+        }
     };
     if let Some(slot) = slot {
         slot.set_principal(&principal);
@@ -241,5 +317,6 @@ async fn authorize(
         fhir_base: format!("{}/t/{tenant}/fhir", origin(state, parts)),
         tenant: tenant.to_string(),
         grant: Arc::new(grant),
+        csrf,
     })
 }

@@ -206,8 +206,15 @@ async fn create(
         None => {
             state.engine.authorize_create(&ctx.grant, &p.ty, &body)?;
             state.engine.validate(&p.ty, &body, IdRule::Assigned)?;
+            // Packs' identifier checks run before the create queues, outside any transaction.
+            state
+                .db
+                .extensions(&ctx.tenant)
+                .await?
+                .check_identifiers(&ctx.tenant, &p.ty, &body)
+                .await?;
             let id = uuid::Uuid::new_v4().to_string();
-            let stored = state.creates.create(&ctx.tenant, &p.ty, id, body).await?;
+            let stored = state.creates.create(&ctx.grant, &p.ty, id, body).await?;
             Written {
                 stored,
                 created: true,

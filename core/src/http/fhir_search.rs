@@ -13,12 +13,14 @@ use super::fhir_routes::{InstancePath, Reply, TypePath};
 use super::negotiate::{prefer_strict, wants_pretty, FhirResponse};
 use super::AppState;
 use crate::db::Access;
+use crate::fhir::extensions::TenantExtensions;
 use crate::fhir::outcome::{FhirError, FhirResult, Issue};
 use crate::fhir::search::execute::{
     next_link, patient_compartment_params, Links, Scope, Searcher, DEFAULT_COUNT,
 };
 use crate::fhir::search::extract::date_range;
-use crate::fhir::search::request::{self, SearchRequest};
+use crate::fhir::search::registry::SearchRegistry;
+use crate::fhir::search::request::{self, Filter, SearchRequest};
 use crate::fhir::search::snapshot::Snapshot;
 use crate::in_tenant_tx;
 
@@ -156,6 +158,55 @@ fn merged_query(headers: &HeaderMap, query: Option<String>, body: &[u8]) -> Fhir
         .join("&"))
 }
 
+/// A pack's parameter whose index is still being built for older resources may miss some:
+/// say so in the Bundle rather than answer silently incomplete.
+fn warn_while_indexing(request: &mut SearchRequest, extensions: &TenantExtensions) {
+    fn walk<'a>(ty: &'a str, filter: &'a Filter, out: &mut Vec<(&'a str, &'a str)>) {
+        match filter {
+            Filter::Param { code, .. } => out.push((ty, code)),
+            Filter::Chain {
+                reference,
+                target_type,
+                inner,
+            } => {
+                out.push((ty, reference));
+                walk(target_type, inner, out)
+            }
+            Filter::Has {
+                source_type,
+                reference,
+                inner,
+            } => {
+                out.push((source_type, reference));
+                walk(source_type, inner, out)
+            }
+        }
+    }
+    let mut used = Vec::new();
+    for filter in &request.filters {
+        walk(&request.resource_type, filter, &mut used);
+    }
+    let building: Vec<String> = used
+        .into_iter()
+        .filter(|(ty, code)| extensions.is_building(ty, code))
+        .map(|(ty, code)| format!("{ty}.{code}"))
+        .collect();
+    for name in building {
+        request.ignored.push(Issue::warning(
+            "incomplete",
+            format!("the index of {name} is still being built for resources stored before its pack was enabled; results may be incomplete"),
+        ));
+    }
+}
+
+/// The search parameters of the caller's tenant: HL7's and its packs'.
+async fn tenant_registry(
+    state: &AppState,
+    ctx: &TenantContext,
+) -> FhirResult<std::sync::Arc<SearchRegistry>> {
+    Ok(state.db.extensions(&ctx.tenant).await?.registry().clone())
+}
+
 /// Parses and runs a type-level (or compartment) search and renders its first page.
 async fn run(
     state: &AppState,
@@ -166,8 +217,9 @@ async fn run(
 ) -> Reply {
     let ty = scope.resource_type.clone().unwrap_or_default();
     state.engine.check_type(&ty)?;
-    let registry = state.engine.registry();
-    let request = request::parse(registry, &ty, query, prefer_strict(headers))?;
+    let extensions = state.db.extensions(&ctx.tenant).await?;
+    let mut request = request::parse(extensions.registry(), &ty, query, prefer_strict(headers))?;
+    warn_while_indexing(&mut request, &extensions);
     let self_url = match &scope.patient {
         Some(patient) => format!("{}/Patient/{patient}/{ty}?{query}", ctx.fhir_base),
         None => format!("{}/{ty}?{query}", ctx.fhir_base),
@@ -183,8 +235,9 @@ async fn first_page(
     self_url: String,
     query: &str,
 ) -> Reply {
+    let registry = tenant_registry(state, ctx).await?;
     let searcher = Searcher {
-        registry: state.engine.registry(),
+        registry: &registry,
     };
     let links = Links {
         fhir_base: &ctx.fhir_base,
@@ -229,7 +282,8 @@ fn respond(bundle: &Value, query: &str) -> FhirResponse {
 /// A search across types: only parameters common to every type (and `_type`) apply.
 async fn system(state: &AppState, ctx: &TenantContext, headers: &HeaderMap, query: &str) -> Reply {
     let strict = prefer_strict(headers);
-    let registry = state.engine.registry();
+    let registry = tenant_registry(state, ctx).await?;
+    let registry = &*registry;
     let mut types = Vec::new();
     let mut rest = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -293,8 +347,7 @@ async fn system(state: &AppState, ctx: &TenantContext, headers: &HeaderMap, quer
     first_page(state, ctx, &scope, &request, self_url, query).await
 }
 
-fn filter_code(filter: &crate::fhir::search::request::Filter) -> String {
-    use crate::fhir::search::request::Filter;
+fn filter_code(filter: &Filter) -> String {
     match filter {
         Filter::Param { code, .. } => code.clone(),
         Filter::Chain { reference, .. } => reference.clone(),
@@ -323,10 +376,11 @@ async fn page(state: &AppState, ctx: &TenantContext, query: &str) -> Reply {
             _ => {}
         }
     }
+    let registry = tenant_registry(state, ctx).await?;
     let searcher = Searcher {
-        registry: state.engine.registry(),
+        registry: &registry,
     };
-    let registry = state.engine.registry();
+    let registry = &*registry;
     let bundle = in_tenant_tx!(state.db, &ctx.grant, Access::Read, |tx| {
         async {
             let snapshot = state.engine.snapshots().get(&mut tx, &id).await?;
@@ -400,8 +454,9 @@ async fn everything(state: &AppState, ctx: &TenantContext, patient: &str, query:
             }
         }
     }
+    let registry = tenant_registry(state, ctx).await?;
     let searcher = Searcher {
-        registry: state.engine.registry(),
+        registry: &registry,
     };
     let scope = Scope {
         patient: Some(patient.to_string()),

@@ -56,14 +56,37 @@ async fn audit(
     failure: Option<String>,
     peer: SocketAddr,
 ) {
-    let mut record = AuditRecord::new(tenant, Kind::Authentication, "login", "E");
+    audit_local(
+        state,
+        tenant,
+        username,
+        "login",
+        failure,
+        peer,
+        "local sign-in (POST /auth/local/token)",
+    )
+    .await;
+}
+
+/// Audits a local account's sign-in (`subtype` login) or password change in `tenant`'s
+/// trail; the admin pages' sign-in records itself the same way.
+pub(super) async fn audit_local(
+    state: &AppState,
+    tenant: &str,
+    username: &str,
+    subtype: &str,
+    failure: Option<String>,
+    peer: SocketAddr,
+    description: &str,
+) {
+    let mut record = AuditRecord::new(tenant, Kind::Authentication, subtype, "E");
     record.issuer = state.auth.local.as_ref().map(|l| l.issuer.clone());
     record.subject = Some(username.to_string());
     record.username = Some(username.to_string());
     record.outcome = if failure.is_some() { "4" } else { "0" };
     record.outcome_text = failure;
     record.address = Some(peer.ip().to_string());
-    record.description = "local sign-in (POST /auth/local/token)".into();
+    record.description = description.to_string();
     // Unknown tenants have no trail; the writer logs those instead.
     state.audit.record(record, true).await;
 }

@@ -1,16 +1,20 @@
 //! The HTTP server: the router reads as the table of contents of the API.
 
+mod admin_events;
 mod admin_packs;
 mod admin_roles;
+mod admin_ui;
 mod context;
 mod fhir_audit;
 mod fhir_history;
 mod fhir_routes;
 mod fhir_search;
+mod forms;
 mod local_auth;
 pub mod negotiate;
 mod ops;
 mod pack_routes;
+mod rules;
 mod signon;
 mod smart;
 
@@ -61,21 +65,30 @@ pub fn router(state: AppState) -> Router {
         ));
     // Packs: audited like everything else, but their bodies are not FHIR (archives, and
     // whatever a pack's routes take).
-    let packs = pack_routes::routes().merge(admin_packs::routes()).layer(
-        axum::middleware::from_fn_with_state(
+    let packs = pack_routes::routes()
+        .merge(admin_packs::routes())
+        .merge(admin_events::routes())
+        .merge(forms::routes())
+        .merge(rules::routes())
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::audit::middleware::audit_requests,
-        ),
-    );
+        ));
     let packs_state = state.packs.clone();
     let app = Router::new()
         .merge(ops::routes())
         .merge(signon::routes())
         .merge(local_auth::routes())
+        .merge(admin_ui::routes(&state))
         .merge(fhir)
         .merge(packs)
         .fallback(ops::not_found)
         .method_not_allowed_fallback(fhir_routes::method_not_allowed)
+        // HTML forms send the session's CSRF token as a `_csrf` field, not a header.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            context::lift_form_csrf,
+        ))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(TraceLayer::new_for_http())

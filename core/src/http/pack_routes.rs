@@ -91,7 +91,7 @@ async fn location_chain(
     let grant = Grant::system(tenant);
     let mut chain = vec![first];
     // One read transaction for the whole walk.
-    let mut tx = state.db.tenant_tx(&grant, Access::Read).await?;
+    let mut tx = state.db.tenant_tx_core(&grant, Access::Read).await?;
     while chain.len() < 10 {
         let id = chain.last().unwrap().clone();
         let Ok(stored) = state.engine.read(&mut tx, "Location", &id).await else {

@@ -67,7 +67,8 @@ fn cookie_path(tenant: &str) -> String {
     format!("/t/{tenant}/")
 }
 
-fn secure(state: &AppState) -> &'static str {
+/// `; Secure` when the public base URL is https: the cookie then never travels in clear.
+pub(super) fn secure(state: &AppState) -> &'static str {
     if state
         .config
         .base_url
@@ -80,23 +81,39 @@ fn secure(state: &AppState) -> &'static str {
     }
 }
 
+/// The `Set-Cookie` value that starts a session in `tenant` (an empty `value` with
+/// `max_age` 0 ends it). Every sign-in path (provider, local account) sets it this way.
+pub(super) fn session_set_cookie(
+    state: &AppState,
+    tenant: &str,
+    value: &str,
+    max_age: u64,
+) -> header::HeaderValue {
+    format!(
+        "{COOKIE}={value}; Path={}; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        cookie_path(tenant),
+        secure(state)
+    )
+    .parse()
+    .expect("valid cookie header")
+}
+
 #[derive(Deserialize)]
 struct LoginQuery {
     return_to: Option<String>,
 }
 
 /// Only a path inside this tenant: anything else would make sign-on an open redirect.
+pub(super) fn is_safe_return_to(tenant: &str, path: &str) -> bool {
+    path.starts_with(&format!("/t/{tenant}/"))
+        && !path.contains("//")
+        && !path.contains('\\')
+        && !path.chars().any(char::is_control)
+}
+
 fn safe_return_to(tenant: &str, asked: Option<&str>) -> String {
-    let prefix = format!("/t/{tenant}/");
     match asked {
-        Some(path)
-            if path.starts_with(&prefix)
-                && !path.contains("//")
-                && !path.contains('\\')
-                && !path.chars().any(char::is_control) =>
-        {
-            path.to_string()
-        }
+        Some(path) if is_safe_return_to(tenant, path) => path.to_string(),
         _ => format!("/t/{tenant}/auth/session"),
     }
 }
@@ -171,14 +188,12 @@ async fn callback(
             let mut response = Redirect::to(&return_to).into_response();
             response.headers_mut().insert(
                 header::SET_COOKIE,
-                format!(
-                    "{COOKIE}={cookie}; Path={}; HttpOnly; SameSite=Lax; Max-Age={}{}",
-                    cookie_path(&tenant.tenant),
+                session_set_cookie(
+                    &state,
+                    &tenant.tenant,
+                    &cookie,
                     state.config.auth.session_hours * 3600,
-                    secure(&state)
-                )
-                .parse()
-                .expect("valid cookie header"),
+                ),
             );
             Ok(response)
         }
@@ -400,13 +415,7 @@ async fn logout(
     let mut response = Redirect::to(&target).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        format!(
-            "{COOKIE}=; Path={}; HttpOnly; SameSite=Lax; Max-Age=0{}",
-            cookie_path(&tenant.tenant),
-            secure(&state)
-        )
-        .parse()
-        .expect("valid cookie header"),
+        session_set_cookie(&state, &tenant.tenant, "", 0),
     );
     Ok(response)
 }
@@ -414,7 +423,8 @@ async fn logout(
 async fn logged_out(tenant: PublicTenant) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title></head>\
-         <body><p>You are signed out.</p><p><a href=\"/t/{t}/auth/login\">Sign in again</a></p></body></html>",
+         <body><p>You are signed out.</p><p><a href=\"/t/{t}/auth/login\">Sign in again</a></p>\
+         <p><a href=\"/t/{t}/admin/sign-in\">Sign in to the admin pages</a></p></body></html>",
         t = tenant.tenant
     ))
 }

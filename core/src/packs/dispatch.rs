@@ -92,7 +92,7 @@ impl Packs {
         };
         let limit = fhir_limit(&granted);
         let grant = match site.user {
-            Some(user) => user.restricted_to(&limit),
+            Some(user) => user.restricted_to(site.pack, &limit),
             None => Grant::for_pack(site.tenant, site.pack, &limit),
         };
         let services = CoreServices {

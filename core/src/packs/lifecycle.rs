@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use tessera_plugins::manifest::{Manifest, RequestedPermissions};
+use tessera_plugins::manifest::{ConfigProblem, Manifest, RequestedPermissions};
 use tessera_plugins::signing::Trust;
 use tessera_plugins::PackArchive;
 
@@ -24,6 +24,64 @@ fn conflict(message: impl Into<String>) -> FhirError {
 
 fn invalid(message: impl Into<String>) -> FhirError {
     FhirError::new(StatusCode::BAD_REQUEST, Issue::error("invalid", message))
+}
+
+fn invalid_at(expression: String, message: String) -> FhirError {
+    FhirError::new(
+        StatusCode::BAD_REQUEST,
+        Issue::error("invalid", message).at(expression),
+    )
+}
+
+/// How a schema error's message starts; a form shows the rest beside the field.
+pub const SCHEMA_ERROR: &str = "the configuration does not fit the pack's schema: ";
+
+/// A configuration that misses the schema: one issue per problem, pointing at `config.<field>`
+/// or `secrets.<field>`, so callers (and the admin pages) can tell which field is at fault.
+/// Messages can quote values: a secret's value never leaves.
+fn schema_error<'a>(
+    prefix: &str,
+    problems: &[ConfigProblem],
+    secret_fields: &[String],
+    secrets: impl Iterator<Item = &'a String> + Clone,
+) -> FhirError {
+    let issues = problems
+        .iter()
+        .map(|problem| {
+            let text = secrets
+                .clone()
+                .filter(|s| !s.is_empty())
+                .fold(format!("{prefix}{problem}"), |text, secret| {
+                    text.replace(secret.as_str(), "•••")
+                });
+            let issue = Issue::error("invalid", text);
+            match &problem.field {
+                Some(field) if secret_fields.contains(field) => {
+                    issue.at(format!("secrets.{field}"))
+                }
+                Some(field) => issue.at(format!("config.{field}")),
+                None => issue,
+            }
+        })
+        .collect();
+    FhirError {
+        status: StatusCode::BAD_REQUEST,
+        issues,
+    }
+}
+
+/// A Location id as the admin API and pages take it: 1–64 letters, digits, `-` and `.`
+/// (FHIR's id rule).
+pub fn check_location_id(location: &str) -> FhirResult<()> {
+    let ok = (1..=64).contains(&location.len())
+        && location
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!("{location:?} is not a Location id")))
+    }
 }
 
 fn now() -> String {
@@ -84,6 +142,22 @@ impl Packs {
                     Issue::error("security", e.to_string()),
                 )
             })?;
+        let trust = match &trust {
+            Trust::Signed(key) => key.clone(),
+            Trust::Unsigned => "unsigned".into(),
+        };
+        self.install_trusted(&archive, bytes, trust, actor).await
+    }
+
+    /// Installs an archive whose origin is settled: `trust` is the signing key's fingerprint,
+    /// `unsigned`, or `bundled` (compiled into this server, `bundled.rs`).
+    pub(super) async fn install_trusted(
+        &self,
+        archive: &PackArchive,
+        bytes: &[u8],
+        trust: String,
+        actor: &str,
+    ) -> FhirResult<VersionRow> {
         let manifest = &archive.manifest;
         if !tessera_plugins::abi::supported().contains(&manifest.abi) {
             return Err(invalid(format!(
@@ -106,20 +180,38 @@ impl Packs {
             )));
         }
         // Compiling and registering proves the component runs before anyone can enable it.
-        self.runtime()
+        let loaded = self
+            .runtime()
             .await?
-            .load(&archive)
+            .load(archive)
             .await
             .map_err(|e| invalid(format!("{e:#}")))?;
+        super::search_params::parse(&loaded.registration.search_parameters)
+            .map_err(|e| invalid(format!("what the pack registers: {e}")))?;
+        crate::forms::catalog::pack_forms(&loaded).map_err(|issues| {
+            invalid(format!(
+                "the pack's forms: {}",
+                crate::forms::catalog::describe(&issues)
+            ))
+        })?;
+        crate::rules::pack_rules(&loaded).map_err(|issues| {
+            invalid(format!(
+                "the pack's rules: {}",
+                crate::forms::catalog::describe(&issues)
+            ))
+        })?;
+        crate::forms::catalog::pack_translations(&loaded).map_err(|issues| {
+            invalid(format!(
+                "the pack's locales: {}",
+                crate::forms::catalog::describe(&issues)
+            ))
+        })?;
         let row = VersionRow {
             pack_id: manifest.id.clone(),
             version: manifest.version.clone(),
             manifest: manifest.clone(),
             content_hash: archive.content_hash.clone(),
-            trust: match &trust {
-                Trust::Signed(key) => key.clone(),
-                Trust::Unsigned => "unsigned".into(),
-            },
+            trust,
             installed_at: now(),
             installed_by: actor.to_string(),
         };
@@ -215,6 +307,12 @@ impl Packs {
         })
     }
 
+    /// The version a change would move to: `wanted`, or the latest release installed.
+    pub async fn version_to_run(&self, pack: &str, wanted: Option<&str>) -> FhirResult<VersionRow> {
+        let all = store::versions(&self.db).await?;
+        Self::pick_version(&all, pack, wanted)
+    }
+
     /// Runs `change` on the tenant's current settings in one transaction that also bumps
     /// the generation; `change` returns the rows to write and the rows (pack, scope) to drop.
     async fn change_tenant<T>(
@@ -226,7 +324,7 @@ impl Packs {
     ) -> FhirResult<T> {
         let mut tx = self
             .db
-            .tenant_tx(&Grant::system(tenant), Access::Write)
+            .tenant_tx_core(&Grant::system(tenant), Access::Write)
             .await?;
         let current = super::TenantPacks::from_rows(store::settings(tx.conn(), tenant).await?);
         let (writes, drops, value) = change(&current)?;
@@ -259,7 +357,11 @@ impl Packs {
         let all = store::versions(&self.db).await?;
         let target = Self::pick_version(&all, pack, wanted.as_deref())?;
         // Loading proves the ABI and component still work on this server.
-        self.loaded(pack, &target.version.to_string()).await?;
+        let loaded = self.loaded(pack, &target.version.to_string()).await?;
+        if request.enabled {
+            self.check_search_parameter_conflicts(&current, pack, &loaded)
+                .await?;
+        }
         let manifest = &target.manifest;
         let granted = consent(
             manifest,
@@ -326,9 +428,10 @@ impl Packs {
         };
         for key in config_map.keys() {
             if secret_fields.contains(key) {
-                return Err(invalid(format!(
-                    "config.{key} is a secret: send it in `secrets`, never in `config`"
-                )));
+                return Err(invalid_at(
+                    format!("config.{key}"),
+                    format!("config.{key} is a secret: send it in `secrets`, never in `config`"),
+                ));
             }
         }
         let mut current: BTreeMap<String, String> = match existing.and_then(|e| e.secrets.as_ref())
@@ -338,14 +441,17 @@ impl Packs {
         };
         for (name, value) in secrets.unwrap_or_default() {
             if !secret_fields.contains(&name) {
-                return Err(invalid(format!(
-                    "secrets.{name}: the pack declares no such secret (its secrets: {})",
-                    if secret_fields.is_empty() {
-                        "none".to_string()
-                    } else {
-                        secret_fields.join(", ")
-                    }
-                )));
+                return Err(invalid_at(
+                    format!("secrets.{name}"),
+                    format!(
+                        "secrets.{name}: the pack declares no such secret (its secrets: {})",
+                        if secret_fields.is_empty() {
+                            "none".to_string()
+                        } else {
+                            secret_fields.join(", ")
+                        }
+                    ),
+                ));
             }
             match value {
                 Value::Null => {
@@ -354,7 +460,12 @@ impl Packs {
                 Value::String(text) => {
                     current.insert(name, text);
                 }
-                _ => return Err(invalid(format!("secrets.{name} must be a string or null"))),
+                _ => {
+                    return Err(invalid_at(
+                        format!("secrets.{name}"),
+                        format!("secrets.{name} must be a string or null"),
+                    ))
+                }
             }
         }
         // Secrets a newer schema no longer declares are dropped.
@@ -363,23 +474,15 @@ impl Packs {
         for (name, value) in &current {
             whole.insert(name.clone(), Value::String(value.clone()));
         }
-        manifest
-            .validate_config(&Value::Object(whole))
-            .map_err(|errors| {
-                // Messages can quote values: never let a secret's value out.
-                let errors: Vec<String> = errors
-                    .into_iter()
-                    .map(|e| {
-                        current
-                            .values()
-                            .fold(e, |e, secret| e.replace(secret.as_str(), "•••"))
-                    })
-                    .collect();
-                invalid(format!(
-                    "the configuration does not fit the pack's schema: {}",
-                    errors.join("; ")
-                ))
-            })?;
+        let problems = manifest.config_problems(&Value::Object(whole));
+        if !problems.is_empty() {
+            return Err(schema_error(
+                SCHEMA_ERROR,
+                &problems,
+                &secret_fields,
+                current.values(),
+            ));
+        }
         let sealed = (!current.is_empty()).then(|| {
             self.sealer.seal(
                 tenant,
@@ -472,7 +575,11 @@ impl Packs {
         if row.version.as_deref() == Some(version.as_str()) {
             return Err(conflict(format!("{pack} already runs {version}")));
         }
-        self.loaded(pack, &version).await?;
+        let loaded = self.loaded(pack, &version).await?;
+        if row.enabled {
+            self.check_search_parameter_conflicts(&state, pack, &loaded)
+                .await?;
+        }
         let granted = consent(
             &target.manifest,
             row.granted.as_ref(),
@@ -511,7 +618,11 @@ impl Packs {
             .ok_or_else(|| conflict(format!("{pack} has no earlier version to roll back to")))?;
         let all = store::versions(&self.db).await?;
         let target = Self::pick_version(&all, pack, Some(&previous))?;
-        self.loaded(pack, &previous).await?;
+        let loaded = self.loaded(pack, &previous).await?;
+        if row.enabled {
+            self.check_search_parameter_conflicts(&state, pack, &loaded)
+                .await?;
+        }
         let (config, secrets) = self.configure(tenant, &target.manifest, Some(&row), None, None)?;
         self.change_tenant(tenant, |state| {
             let mut row = Self::wide_row(state, pack)?;
@@ -550,9 +661,10 @@ impl Packs {
         let target = Self::pick_version(&all, pack, Some(&version))?;
         let secret_fields = target.manifest.secret_fields();
         if let Some(key) = request.config.keys().find(|k| secret_fields.contains(k)) {
-            return Err(invalid(format!(
-                "config.{key} is a secret; secrets are set for the whole tenant"
-            )));
+            return Err(invalid_at(
+                format!("config.{key}"),
+                format!("config.{key} is a secret; secrets are set for the whole tenant"),
+            ));
         }
         // The merged configuration must fit the schema too.
         let mut merged = wide.config.as_object().cloned().unwrap_or_default();
@@ -563,15 +675,21 @@ impl Packs {
                 whole.insert(name, Value::String(value));
             }
         }
-        target
+        let problems = target
             .manifest
-            .validate_config(&Value::Object(whole))
-            .map_err(|e| {
-                invalid(format!(
-                    "the configuration at {location} does not fit the pack's schema: {}",
-                    e.join("; ")
-                ))
-            })?;
+            .config_problems(&Value::Object(whole.clone()));
+        if !problems.is_empty() {
+            let secret_texts: Vec<String> = secret_fields
+                .iter()
+                .filter_map(|f| whole.get(f).and_then(Value::as_str).map(str::to_string))
+                .collect();
+            return Err(schema_error(
+                &format!("the configuration at {location} does not fit the pack's schema: "),
+                &problems,
+                &secret_fields,
+                secret_texts.iter(),
+            ));
+        }
         self.change_tenant(tenant, |_| {
             let row = SettingRow {
                 pack_id: pack.to_string(),
@@ -627,6 +745,46 @@ impl Packs {
     }
 }
 
+impl Packs {
+    /// Another enabled pack defining one of this version's search parameters or form ids
+    /// would make a tenant's searches or forms depend on which was enabled last: refused.
+    async fn check_search_parameter_conflicts(
+        &self,
+        state: &super::TenantPacks,
+        pack: &str,
+        loaded: &tessera_plugins::LoadedPack,
+    ) -> FhirResult<()> {
+        let new = &loaded.registration.search_parameters;
+        let new_forms: Vec<String> = crate::forms::catalog::pack_forms(loaded)
+            .unwrap_or_default()
+            .iter()
+            .map(|f| f.id().to_string())
+            .collect();
+        if new.is_empty() && new_forms.is_empty() {
+            return Ok(());
+        }
+        let mut others = Vec::new();
+        for (other, version) in state.enabled_versions().filter(|(p, _)| *p != pack) {
+            let other_loaded = self.loaded(other, version).await?;
+            let other_forms = crate::forms::catalog::pack_forms(&other_loaded).unwrap_or_default();
+            if let Some(clash) = other_forms
+                .iter()
+                .find(|f| new_forms.iter().any(|n| n == f.id()))
+            {
+                return Err(conflict(format!(
+                    "{pack} offers the form {:?}, which the enabled pack {other} offers too; disable one of them first",
+                    clash.id()
+                )));
+            }
+            others.push((
+                other.to_string(),
+                other_loaded.registration.search_parameters.clone(),
+            ));
+        }
+        super::search_params::check_conflicts(pack, new, &others).map_err(conflict)
+    }
+}
+
 /// The grant after a change: what the admin consents to now, or what they consented to
 /// before when the version asks for no more.
 fn consent(
@@ -651,7 +809,8 @@ fn consent(
                 "{} {} needs the organization's consent to its permissions: send `consent` equal to {shown} (see GET /api/admin/tenants/{tenant}/packs/{})",
                 manifest.id, manifest.version, manifest.id
             ),
-        ),
+        )
+        .at("consent"),
     ))
 }
 

@@ -8,14 +8,18 @@
 //! bumps a generation counter in the same transaction, and servers poll it (`packs.poll_ms`)
 //! to drop their caches: a change takes effect everywhere without a restart.
 
+pub mod bundled;
+pub mod contributions;
 pub mod dispatch;
 pub mod lifecycle;
+pub mod overview;
+pub mod search_params;
 pub mod secrets;
 pub mod services;
 pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -26,7 +30,9 @@ use tessera_plugins::{LoadedPack, PackArchive, PackRuntime};
 use crate::auth::rbac::Grant;
 use crate::config::{Config, PacksConfig};
 use crate::db::{Access, Database};
+use crate::fhir::extensions::TenantExtensions;
 use crate::fhir::outcome::{FhirError, FhirResult};
+use crate::fhir::search::registry::SearchRegistry;
 use secrets::SecretSealer;
 use store::SettingRow;
 
@@ -57,6 +63,14 @@ impl TenantPacks {
         TenantPacks { packs }
     }
 
+    /// The (pack, version) of every pack enabled tenant-wide.
+    pub fn enabled_versions(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.packs.iter().filter_map(|(pack, settings)| {
+            let wide = settings.wide.as_ref().filter(|w| w.enabled)?;
+            Some((pack.as_str(), wide.version.as_deref()?))
+        })
+    }
+
     /// The tenant-wide setting of an enabled pack.
     pub fn enabled(&self, pack: &str) -> Option<&SettingRow> {
         self.packs
@@ -65,6 +79,9 @@ impl TenantPacks {
             .filter(|w| w.enabled)
     }
 }
+
+/// (pack, version) pairs, in order.
+type PackVersions = Vec<(String, String)>;
 
 pub struct Packs {
     config: PacksConfig,
@@ -76,6 +93,18 @@ pub struct Packs {
     runtime: tokio::sync::OnceCell<PackRuntime>,
     loaded: Mutex<HashMap<(String, String), Arc<LoadedPack>>>,
     tenants: Mutex<HashMap<String, Arc<TenantPacks>>>,
+    /// What each tenant's packs contribute to FHIR processing (`contributions`).
+    contributions: Mutex<HashMap<String, Arc<TenantExtensions>>>,
+    /// Each tenant's forms (`crate::forms::catalog`).
+    pub(crate) tenant_forms: Mutex<HashMap<String, Arc<crate::forms::catalog::TenantForms>>>,
+    /// Search registries by the pack versions whose parameters they add.
+    registries: Mutex<HashMap<PackVersions, Arc<SearchRegistry>>>,
+    /// Moves whenever cached settings are dropped, so a computation that raced a change is
+    /// not cached.
+    epoch: AtomicU64,
+    /// Woken when a commit recorded events (`crate::events`).
+    pub events_waiting: Arc<tokio::sync::Notify>,
+    shut_down: std::sync::atomic::AtomicBool,
     generation: AtomicI64,
     /// The server's own router, through which packs' FHIR requests go (set at start,
     /// cleared at shutdown to break the cycle router → state → packs → router).
@@ -86,6 +115,7 @@ impl Packs {
     pub fn new(config: &Config, db: Database) -> Result<Arc<Packs>> {
         let packs_config = config.packs.clone();
         packs_config.limits.check().map_err(anyhow::Error::msg)?;
+        packs_config.events.check().map_err(anyhow::Error::msg)?;
         let trusted = TrustedKeys::from_base64(&packs_config.trusted_keys)
             .map_err(|e| anyhow::anyhow!("packs.trusted_keys: {e}"))?;
         let sealer = SecretSealer::open(packs_config.secret_key.as_deref(), &config.data_dir)?;
@@ -98,6 +128,12 @@ impl Packs {
             runtime: tokio::sync::OnceCell::new(),
             loaded: Mutex::new(HashMap::new()),
             tenants: Mutex::new(HashMap::new()),
+            contributions: Mutex::new(HashMap::new()),
+            tenant_forms: Mutex::new(HashMap::new()),
+            registries: Mutex::new(HashMap::new()),
+            epoch: AtomicU64::new(0),
+            events_waiting: Arc::new(tokio::sync::Notify::new()),
+            shut_down: std::sync::atomic::AtomicBool::new(false),
             generation: AtomicI64::new(i64::MIN),
             router: Mutex::new(None),
         }))
@@ -167,26 +203,44 @@ impl Packs {
 
     /// A tenant's pack settings (cached until a change anywhere).
     pub async fn tenant(&self, tenant: &str) -> FhirResult<Arc<TenantPacks>> {
+        Ok(self.tenant_settings(tenant).await?)
+    }
+
+    pub(crate) async fn tenant_settings(
+        &self,
+        tenant: &str,
+    ) -> Result<Arc<TenantPacks>, sqlx::Error> {
         if let Some(found) = self.tenants.lock().unwrap().get(tenant) {
             return Ok(found.clone());
         }
+        let epoch = self.cache_epoch();
         let mut tx = self
             .db
-            .tenant_tx(&Grant::system(tenant), Access::Read)
+            .tenant_tx_core(&Grant::system(tenant), Access::Read)
             .await?;
         let rows = store::settings(tx.conn(), tenant).await?;
         tx.commit().await?;
         let state = Arc::new(TenantPacks::from_rows(rows));
-        self.tenants
-            .lock()
-            .unwrap()
-            .insert(tenant.to_string(), state.clone());
+        if self.cache_epoch() == epoch {
+            self.tenants
+                .lock()
+                .unwrap()
+                .insert(tenant.to_string(), state.clone());
+        }
         Ok(state)
     }
 
-    /// Drops cached tenant settings (after a change here, or one seen from elsewhere).
+    pub(crate) fn cache_epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Drops cached tenant settings and contributions (after a change here, or one seen from
+    /// elsewhere).
     pub fn forget_cached_settings(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         self.tenants.lock().unwrap().clear();
+        self.contributions.lock().unwrap().clear();
+        self.tenant_forms.lock().unwrap().clear();
     }
 
     /// Starts watching the generation counter for changes made by other processes.
@@ -205,6 +259,7 @@ impl Packs {
                             // contents must not keep running here. Reloading is cheap: the
                             // runtime keeps compiled components by content hash.
                             packs.loaded.lock().unwrap().clear();
+                            packs.registries.lock().unwrap().clear();
                         }
                     }
                     Err(err) if packs.router.lock().unwrap().is_none() => {
@@ -226,6 +281,20 @@ impl Packs {
     }
 
     pub fn shutdown(&self) {
+        self.shut_down.store(true, Ordering::Release);
         self.router.lock().unwrap().take();
+        self.db.clear_extension_source();
+        // Background work (event delivery) notices and stops.
+        self.events_waiting.notify_one();
+    }
+
+    pub fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Acquire)
+    }
+
+    /// Makes every tenant transaction of `db` carry its tenant's pack contributions.
+    pub fn attach_to_database(self: &Arc<Self>) {
+        self.db
+            .set_extension_source(Arc::new(contributions::Contributions(Arc::downgrade(self))));
     }
 }

@@ -48,7 +48,7 @@ impl CoreServices {
         let mut tx = self
             .packs
             .db()
-            .tenant_tx(&Grant::system(&self.tenant), access)
+            .tenant_tx_core(&Grant::system(&self.tenant), access)
             .await
             .map_err(unavailable)?;
         let value = work(tx.conn()).await.map_err(unavailable)?;

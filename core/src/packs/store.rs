@@ -288,6 +288,12 @@ pub async fn delete_settings(
             .await?
         }
         None => {
+            // Its data and its undelivered events go with its settings.
+            sqlx::query("DELETE FROM event_outbox WHERE tenant_id = $1 AND pack_id = $2")
+                .bind(tenant)
+                .bind(pack)
+                .execute(&mut *conn)
+                .await?;
             sqlx::query("DELETE FROM pack_kv WHERE tenant_id = $1 AND pack_id = $2")
                 .bind(tenant)
                 .bind(pack)

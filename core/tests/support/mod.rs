@@ -3,7 +3,9 @@
 //! TESSERA_TEST_POSTGRES_URL) that is dropped afterwards.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod oidc;
+pub mod packs;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -108,6 +110,9 @@ impl TestServer {
             listen: "127.0.0.1:0".parse().unwrap(),
             ..Config::default()
         };
+        // Compiling the bundled packs at every test server's start would cost seconds each;
+        // `bundled_packs.rs` turns them on.
+        config.packs.bundled = false;
         let mut pg_database = None;
         if backend == Backend::Postgres {
             let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
@@ -137,6 +142,43 @@ impl TestServer {
             pg_database,
             tokens: Default::default(),
         }
+    }
+
+    /// Stops the server and starts it again on the same data (database and data directory),
+    /// with `adjust` applied to its configuration: a restart, or an upgrade of settings.
+    pub async fn restart(&mut self, adjust: impl FnOnce(&mut Config)) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.unwrap();
+        }
+        adjust(&mut self.config);
+        self.config.listen = "127.0.0.1:0".parse().unwrap();
+        let server = server::start(self.config.clone())
+            .await
+            .expect("server restarts");
+        self.origin = format!("http://{}", server.addr);
+        self.server = Some(server);
+    }
+
+    /// A local account with a password of its own (the one-time password replaced), for
+    /// browser sign-in; returns the password.
+    pub async fn local_user(&self, username: &str, tenants: &[&str], roles: &[&str]) -> String {
+        use tessera_core::auth::users::{LocalUser, LocalUsers};
+        let users = LocalUsers::new(self.state().db.clone());
+        let one_time = users
+            .add(&LocalUser {
+                username: username.into(),
+                tenants: tenants.iter().map(|t| t.to_string()).collect(),
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+                patient: None,
+            })
+            .await
+            .unwrap();
+        let password = format!("{username}-password-123");
+        users
+            .change_password(username, &one_time, &password)
+            .await
+            .unwrap();
+        password
     }
 
     /// PostgreSQL: refreshes the planner's statistics (as the owner), as autovacuum would
@@ -320,5 +362,23 @@ macro_rules! both_backends {
                 server.stop().await;
             }
         }
+    };
+}
+
+/// Runs async test functions taking a `Backend` on each backend: `each_backend!(a, b)` makes
+/// the tests `a::sqlite`, `a::postgres`, `b::sqlite`, ...
+#[macro_export]
+macro_rules! each_backend {
+    ($($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::support::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::support::Backend::Postgres).await
+            }
+        })*
     };
 }

@@ -98,12 +98,77 @@ permissions:
     .to_string()
 }
 
+/// A clinic visit form (`<pack>-visit`): prefill from the patient's record, a required and
+/// ranged quantity, a follow-up question shown by enableWhen, a calculated BMI, free text,
+/// and answers extracted as Observations.
+pub fn visit_form(pack: &str) -> String {
+    format!(
+        "id: {pack}-visit
+version: 1.0.0
+title: {{en: Clinic visit, hi: क्लिनिक जाँच}}
+items:
+  - linkId: age
+    type: integer
+    text: Age (years)
+    prefill: {{var: patient.age}}
+  - linkId: weight
+    type: quantity
+    text: {{en: Weight, hi: वजन}}
+    units: [kg]
+    min: 2
+    max: 300
+    required: true
+    prefill: {{observation: [http://loinc.org, 29463-7]}}
+    observation: {{system: http://loinc.org, code: 29463-7, display: Body weight}}
+  - linkId: height
+    type: decimal
+    text: Height (m)
+    min: 0.3
+    max: 2.5
+    observation: {{system: http://loinc.org, code: 8302-2, display: Body height}}
+  - linkId: bmi
+    type: decimal
+    text: Body mass index
+    calculated:
+      if:
+        - {{missing: [weight, height]}}
+        - null
+        - {{round: [{{\"/\": [{{var: weight}}, {{\"*\": [{{var: height}}, {{var: height}}]}}]}}, 1]}}
+    observation: {{system: http://loinc.org, code: 39156-5, display: Body mass index}}
+  - linkId: smoker
+    type: boolean
+    text: Smokes tobacco
+  - linkId: cigarettes
+    type: integer
+    text: Cigarettes a day
+    min: 1
+    max: 100
+    required: true
+    enableWhen:
+      - {{question: smoker, operator: \"=\", answer: true}}
+  - linkId: notes
+    type: text
+    text: Notes
+    maxLength: 500
+"
+    )
+}
+
 pub fn archive(manifest: &str, wasm: &Path) -> PackArchive {
     let component = std::fs::read(wasm).expect("the built pack");
+    let pack = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .expect("the manifest names the pack")
+        .trim();
     let mut content = std::collections::BTreeMap::new();
     content.insert(
         "forms/visit.yaml".to_string(),
-        b"id: visit\ntitle: Visit\nitems: []\n".to_vec(),
+        visit_form(pack).into_bytes(),
+    );
+    content.insert(
+        "rules/heavy.yaml".to_string(),
+        b"id: heavy\ndescription: Weighs over 100 kg\nlogic: {\">\": [{observation: [http://loinc.org, 29463-7]}, 100]}\n".to_vec(),
     );
     PackArchive::from_parts(manifest.to_string(), component, content).expect("a valid archive")
 }

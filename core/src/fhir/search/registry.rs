@@ -1,6 +1,6 @@
 //! Search parameters: HL7's R4 definitions (vendored in `core/fhir-r4/search-parameters.json`),
-//! compiled once per resource type, with room for a tenant's own parameters on top (packs will
-//! add SearchParameters at run time; issue #5).
+//! compiled once per resource type, and a tenant's own parameters layered on top: the
+//! SearchParameters of the packs the tenant enabled (`SearchRegistry::with_additions`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -85,10 +85,16 @@ pub enum RegistryError {
     Invalid { url: String, message: String },
 }
 
+/// The version of the index rows' layout (`fhir/index.rs`), fed into the fingerprint.
+const INDEX_LAYOUT: &str = "rows-with-patient-1";
+
 /// Parameters by resource type and code.
-#[derive(Debug, Default)]
+///
+/// Each type's parameters sit behind an `Arc`, so a tenant's registry (HL7's plus its packs')
+/// copies only the types its packs add to and shares the rest with every other tenant.
+#[derive(Debug, Default, Clone)]
 pub struct SearchRegistry {
-    by_type: HashMap<String, BTreeMap<String, SearchParam>>,
+    by_type: HashMap<String, Arc<BTreeMap<String, SearchParam>>>,
     /// The type of each definition by canonical URL (composite components name theirs).
     kind_by_url: HashMap<String, ParamType>,
 }
@@ -159,12 +165,25 @@ impl SearchRegistry {
                 expression,
                 components: components.clone(),
             };
-            self.by_type
-                .entry(ty.to_string())
-                .or_default()
+            Arc::make_mut(self.by_type.entry(ty.to_string()).or_default())
                 .insert(definition.code.clone(), param);
         }
         Ok(())
+    }
+
+    /// `base` plus `additions` (a tenant's packs' parameters), which replace a parameter of
+    /// the same type and code. `base` itself is not changed: other tenants never see them.
+    pub fn with_additions<'a>(
+        base: &SearchRegistry,
+        additions: impl IntoIterator<Item = Arc<Definition>>,
+        resource_types: impl IntoIterator<Item = &'a str>,
+    ) -> Result<SearchRegistry, RegistryError> {
+        let types: Vec<&str> = resource_types.into_iter().collect();
+        let mut registry = base.clone();
+        for definition in additions {
+            registry.add(definition, &types)?;
+        }
+        Ok(registry)
     }
 
     /// HL7's R4 parameters for every resource type, built once per process.
@@ -191,9 +210,12 @@ impl SearchRegistry {
                 hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
             }
         };
+        // How rows are laid out is part of what the index was built with: a new column
+        // (`patient`, filled from each resource) needs every row written again.
+        feed(INDEX_LAYOUT);
         for (ty, params) in self.by_type.iter().collect::<BTreeMap<_, _>>() {
             feed(ty);
-            for (code, param) in params {
+            for (code, param) in params.iter() {
                 feed(code);
                 feed(&format!("{:?}", param.kind()));
                 feed(param.definition.expression.as_deref().unwrap_or(""));
@@ -233,29 +255,6 @@ impl SearchRegistry {
             .get(resource_type)
             .into_iter()
             .flat_map(|m| m.values())
-    }
-}
-
-/// The parameters one tenant searches with: the shared R4 set plus the tenant's own, which
-/// take precedence for the same type and code.
-#[derive(Debug, Clone)]
-pub struct TenantParameters {
-    shared: Arc<SearchRegistry>,
-    own: Arc<SearchRegistry>,
-}
-
-impl TenantParameters {
-    pub fn new(shared: Arc<SearchRegistry>, own: SearchRegistry) -> TenantParameters {
-        TenantParameters {
-            shared,
-            own: Arc::new(own),
-        }
-    }
-
-    pub fn get(&self, resource_type: &str, code: &str) -> Option<&SearchParam> {
-        self.own
-            .get(resource_type, code)
-            .or_else(|| self.shared.get(resource_type, code))
     }
 }
 
@@ -322,14 +321,14 @@ mod tests {
     #[test]
     fn tenant_parameters_layer_over_the_shared_set() {
         let shared = Arc::new(SearchRegistry::r4(["Patient"]).unwrap());
-        let mut own = SearchRegistry::default();
-        let custom: Definition = serde_json::from_value(json!({
-            "url": "http://example.org/SearchParameter/patient-nickname", "code": "nickname",
-            "base": ["Patient"], "type": "string", "expression": "Patient.name.where(use='nickname').given"
-        }))
-        .unwrap();
-        own.add(Arc::new(custom), &["Patient"]).unwrap();
-        let tenant = TenantParameters::new(shared.clone(), own);
+        let custom = Arc::new(
+            serde_json::from_value::<Definition>(json!({
+                "url": "http://example.org/SearchParameter/patient-nickname", "code": "nickname",
+                "base": ["Patient"], "type": "string", "expression": "Patient.name.where(use='nickname').given"
+            }))
+            .unwrap(),
+        );
+        let tenant = SearchRegistry::with_additions(&shared, [custom], ["Patient"]).unwrap();
         assert!(tenant.get("Patient", "nickname").is_some());
         assert!(tenant.get("Patient", "birthdate").is_some());
         assert!(

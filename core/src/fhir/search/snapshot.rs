@@ -58,7 +58,9 @@ impl Snapshots {
         let now = clock::now_micros();
         match db.backend() {
             Backend::Postgres => {
-                let mut tx = db.tenant_tx(&Grant::system(tenant), Access::Write).await?;
+                let mut tx = db
+                    .tenant_tx_core(&Grant::system(tenant), Access::Write)
+                    .await?;
                 // Snapshots are disposable: their commit need not wait for a disk flush.
                 sqlx::query("SET LOCAL synchronous_commit = off")
                     .execute(tx.conn())

@@ -332,6 +332,13 @@ pub fn set(ctx: &Context, q: &mut Sql, ty: &str, filter: &Filter) -> FhirResult<
             source_type,
             reference,
             inner,
+        } if ty == "Patient" && reference == "patient" && patients_on_rows(inner) => {
+            patients_of_matching_rows(ctx, q, source_type, inner)
+        }
+        Filter::Has {
+            source_type,
+            reference,
+            inner,
         } => {
             let a = q.alias();
             let p = q.text(reference);
@@ -363,6 +370,83 @@ pub fn set(ctx: &Context, q: &mut Sql, ty: &str, filter: &Filter) -> FhirResult<
 
 /// The index `param` a filter reads, and the type its values have there: `:identifier` reads
 /// the reference's identifier, indexed as a token under `code:identifier`.
+/// Can `_has:<type>:patient:<inner>` read the patients off the rows `inner` matches? Only
+/// for a plain positive parameter of the referring type itself: its rows then carry the
+/// patient (`IndexRow::patient`).
+fn patients_on_rows(inner: &Filter) -> bool {
+    match inner {
+        Filter::Param { code, modifier, .. } => {
+            code != "_id"
+                && code != "_lastUpdated"
+                && !matches!(modifier, Some(Modifier::Missing))
+                && !is_negative(inner)
+        }
+        _ => false,
+    }
+}
+
+/// `Patient?_has:<source>:patient:<param>=...`: the patients carried by the rows of `source`
+/// resources that match — one range scan, not one reference probe per referring resource.
+/// Resources that name several patients (`patient` = `~`) are followed through their
+/// `patient` references, as the general form does.
+fn patients_of_matching_rows(
+    ctx: &Context,
+    q: &mut Sql,
+    source_type: &str,
+    inner: &Filter,
+) -> FhirResult<String> {
+    let Filter::Param {
+        code,
+        kind,
+        modifier,
+        values,
+    } = inner
+    else {
+        unreachable!("checked by patients_on_rows");
+    };
+    let (param, kind) = stored_param(code, *kind, modifier.as_ref());
+    let source = q.text(source_type);
+    let (a, b, r) = (q.alias(), q.alias(), q.alias());
+    let p = q.text(&param);
+    let direct = values_condition(
+        ctx,
+        q,
+        &a,
+        Some(source_type),
+        code,
+        kind,
+        modifier.as_ref(),
+        values,
+    )?;
+    let several = values_condition(
+        ctx,
+        q,
+        &b,
+        Some(source_type),
+        code,
+        kind,
+        modifier.as_ref(),
+        values,
+    )?;
+    let reference = q.text("patient");
+    let low = q.text("Patient/");
+    let high = q.text("Patient0"); // '0' follows '/' in byte order
+    let skip = q.int("Patient/".len() as i64 + 1);
+    Ok(format!(
+        "SELECT {a}.patient AS rid FROM search_index {a} WHERE {a}.tenant_id = $1 \
+         AND {a}.resource_type = {source} AND {a}.param = {p} AND ({direct}) \
+         AND {a}.patient <> '' AND {a}.patient <> '{several_mark}' \
+         UNION SELECT substr({r}.term, CAST({skip} AS INTEGER)) AS rid FROM ( \
+             SELECT {b}.resource_id AS rid FROM search_index {b} WHERE {b}.tenant_id = $1 \
+             AND {b}.resource_type = {source} AND {b}.param = {p} AND ({several}) \
+             AND {b}.patient = '{several_mark}') s \
+         CROSS JOIN search_index {r} WHERE {r}.tenant_id = $1 AND {r}.resource_type = {source} \
+         AND {r}.resource_id = s.rid AND {r}.param = {reference} \
+         AND {r}.term >= {low} AND {r}.term < {high}",
+        several_mark = crate::fhir::index::SEVERAL_PATIENTS,
+    ))
+}
+
 fn stored_param(code: &str, kind: ParamType, modifier: Option<&Modifier>) -> (String, ParamType) {
     match modifier {
         Some(Modifier::Identifier) => (format!("{code}:identifier"), ParamType::Token),

@@ -76,10 +76,11 @@ impl Guest for Greeter {
                 route(&["GET"], "/settings", None),
                 route(&["GET"], "/fetch", None),
                 route(&["POST"], "/patients", Some(("Patient", "create"))),
+                route(&["GET"], "/events", None),
             ],
             forms: vec![Form {
                 id: "greeting-survey".into(),
-                definition: "id: greeting-survey\ntitle: How was the greeting?\nitems:\n  - linkId: rating\n    type: integer\n".into(),
+                definition: "id: greeting-survey\nversion: 1.0.0\ntitle: How was the greeting?\nitems:\n  - linkId: rating\n    type: integer\n    text: From 1 to 5\n    min: 1\n    max: 5\n".into(),
             }],
             rules: vec![Rule {
                 id: "adult".into(),
@@ -91,8 +92,22 @@ impl Guest for Greeter {
                 name: "ping".into(),
                 methods: vec!["POST".into()],
             }],
-            subscriptions: vec![],
-            search_parameters: vec![],
+            subscriptions: vec![Subscription {
+                resource_type: "Patient".into(),
+                interactions: vec!["create".into(), "update".into(), "delete".into()],
+            }],
+            search_parameters: vec![json!({
+                "resourceType": "SearchParameter",
+                "url": "urn:tessera:test:SearchParameter/patient-nickname",
+                "name": "nickname",
+                "status": "active",
+                "code": "nickname",
+                "base": ["Patient"],
+                "type": "string",
+                "expression": "Patient.name.where(use='nickname').given",
+                "description": "A patient's nickname"
+            })
+            .to_string()],
             identifier_systems: vec![IdentifierSystem {
                 system: "urn:tessera:test:even".into(),
                 description: "Even numbers".into(),
@@ -172,6 +187,15 @@ impl Guest for Greeter {
                 Err(e) => host_error(e),
             });
         }
+        if path == "/events" {
+            let mut heard = Vec::new();
+            for key in kv::list_keys("event/").map_err(|e| format!("{e:?}"))? {
+                if let Ok(Some(bytes)) = kv::get(&key) {
+                    heard.push(serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null));
+                }
+            }
+            return Ok(reply(200, json!({ "events": heard })));
+        }
         if path == "/patients" {
             let body = String::from_utf8(request.body).map_err(|e| e.to_string())?;
             return Ok(match fhir::create(&body) {
@@ -182,8 +206,33 @@ impl Guest for Greeter {
         Ok(reply(404, json!({"error": "no such route"})))
     }
 
-    fn handle_event(_event: Event) -> Result<(), String> {
-        Ok(())
+    /// Records each event it hears in its key-value store (`GET /events` lists them); a
+    /// Patient named Fail makes delivery fail, one named Loop runs past the deadline.
+    fn handle_event(event: Event) -> Result<(), String> {
+        let family = serde_json::from_str::<Value>(&event.body)
+            .ok()
+            .and_then(|p| p["name"][0]["family"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        match family.as_str() {
+            "Fail" => return Err(format!("asked to fail by {}", event.id)),
+            #[allow(clippy::empty_loop)]
+            "Loop" => loop {},
+            _ => {}
+        }
+        // One key per delivery (a random suffix from WASI), so concurrent deliveries never
+        // overwrite each other and a repeated delivery shows as a second key.
+        let nonce = {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        };
+        let key = format!("event/{}/{}/{nonce:016x}", event.id, event.interaction);
+        let value = json!({
+            "type": event.resource_type, "id": event.id, "interaction": event.interaction,
+            "family": family, "version": VERSION,
+        });
+        kv::set(&key, value.to_string().as_bytes()).map_err(|e| format!("{e:?}"))
     }
 
     fn handle_webhook(name: String, request: Request) -> Result<Response, String> {

@@ -49,7 +49,10 @@ impl Guest for Hostile {
             webhooks: vec![],
             subscriptions: vec![],
             search_parameters: vec![],
-            identifier_systems: vec![],
+            identifier_systems: vec![IdentifierSystem {
+                system: "urn:tessera:test:hostile".into(),
+                description: "Checked by a pack that traps or loops".into(),
+            }],
         }
     }
 
@@ -184,8 +187,13 @@ impl Guest for Hostile {
         Err("no webhooks".into())
     }
 
-    fn validate_identifier(_system: String, _value: String) -> Result<(), String> {
-        Err("no identifiers".into())
+    /// Never answers properly: loops past the deadline for "loop", traps otherwise.
+    fn validate_identifier(_system: String, value: String) -> Result<(), String> {
+        if value == "loop" {
+            #[allow(clippy::empty_loop)]
+            loop {}
+        }
+        panic!("hostile identifier check of {value}")
     }
 }
 
