@@ -223,30 +223,7 @@ async fn bench_backend(
     let server = server::start(config).await?;
     server.state.tenants.create("bench", None).await?;
     let base = format!("http://{}/t/bench/fhir", server.addr);
-    // The benchmark signs in like any client: a token from the server's local issuer.
-    let token = server
-        .state
-        .auth
-        .local
-        .as_ref()
-        .context("the benchmark needs the local issuer (auth.local_issuer)")?
-        .issue(&crate::auth::local::TokenRequest {
-            tenant: "bench".into(),
-            subject: "bench".into(),
-            username: Some("bench".into()),
-            roles: vec!["org-admin".into()],
-            patient: None,
-            lifetime_seconds: 86_400,
-        })?;
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {token}").parse()?,
-    );
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(16)
-        .default_headers(headers)
-        .build()?;
+    let client = signed_in_client(&server, "bench")?;
 
     let (mut raw_1, mut raw_8, mut creates_1, mut creates_8, mut ratios) =
         (vec![], vec![], vec![], vec![], vec![]);
@@ -295,6 +272,8 @@ async fn bench_backend(
 
     let (search, search_scaled) = if args.searches > 0 {
         let ingest_base = format!("http://{}/t/ingest/fhir", server.addr);
+        // The tenant comes from the token: the ingest tenant needs a token of its own.
+        let client = signed_in_client(&server, "ingest")?;
         let subjects = crate::bench_search::subjects(&client, &ingest_base).await?;
         // Body height: every Synthea patient has it, several times.
         let code = "8302-2";
@@ -468,4 +447,32 @@ fn print_report(reports: &[BackendReport], args: &BenchArgs) {
             );
         }
     }
+}
+
+/// An HTTP client that signs in like any client: a token from the server's local issuer for
+/// an org-admin of `tenant` (the tenant comes from the token, so one client per tenant).
+fn signed_in_client(server: &server::RunningServer, tenant: &str) -> Result<reqwest::Client> {
+    let token = server
+        .state
+        .auth
+        .local
+        .as_ref()
+        .context("the benchmark needs the local issuer (auth.local_issuer)")?
+        .issue(&crate::auth::local::TokenRequest {
+            tenant: tenant.into(),
+            subject: "bench".into(),
+            username: Some("bench".into()),
+            roles: vec!["org-admin".into()],
+            patient: None,
+            lifetime_seconds: 86_400,
+        })?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse()?,
+    );
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(16)
+        .default_headers(headers)
+        .build()?)
 }

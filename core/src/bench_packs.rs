@@ -29,6 +29,9 @@ pub struct PacksReport {
     pub native_p99_us: f64,
     pub pack_p50_us: f64,
     pub pack_p99_us: f64,
+    /// Each route measured back to back instead of alternating.
+    pub native_alone_p50_us: f64,
+    pub pack_alone_p50_us: f64,
     pub call_p50_us: f64,
     pub call_p99_us: f64,
     pub direct_p50_us: f64,
@@ -248,14 +251,8 @@ pub async fn run(calls: usize, tenants: usize) -> Result<PacksReport> {
     }
     direct.sort_by(f64::total_cmp);
     let (direct_p50_us, direct_p99_us) = (percentile(&direct, 0.5), percentile(&direct, 0.99));
-    let native = axum::Router::new()
-        .route("/t/{tenant}/native/hello/{name}", get(native_hello))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::audit::middleware::audit_requests,
-        ))
-        .with_state(state.clone());
-    let app = crate::http::router(state.clone()).merge(native);
+    let native = axum::Router::new().route("/t/{tenant}/native/hello/{name}", get(native_hello));
+    let app = crate::http::router_with(state.clone(), native);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(async move {
@@ -298,6 +295,10 @@ pub async fn run(calls: usize, tenants: usize) -> Result<PacksReport> {
     }
     native_times.sort_by(f64::total_cmp);
     pack_times.sort_by(f64::total_cmp);
+    // Each route again on its own, back to back: what alternating costs each (caches, the
+    // instance slot's pages) shows as the difference.
+    let native_alone = get_times(&client, &native_url, &token, calls).await?;
+    let pack_alone = get_times(&client, &pack_url, &token, calls).await?;
     server.abort();
 
     // 1,000 tenants with 5 packs each.
@@ -364,6 +365,8 @@ pub async fn run(calls: usize, tenants: usize) -> Result<PacksReport> {
         native_p99_us: percentile(&native_times, 0.99),
         pack_p50_us: percentile(&pack_times, 0.5),
         pack_p99_us: percentile(&pack_times, 0.99),
+        native_alone_p50_us: percentile(&native_alone, 0.5),
+        pack_alone_p50_us: percentile(&pack_alone, 0.5),
         call_p50_us,
         call_p99_us,
         direct_p50_us,
@@ -379,6 +382,27 @@ pub async fn run(calls: usize, tenants: usize) -> Result<PacksReport> {
         tenants,
         packs_per_tenant: 5,
     })
+}
+
+/// `calls` GETs of `url` after 100 warm-up ones, in microseconds, sorted.
+async fn get_times(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    calls: usize,
+) -> Result<Vec<f64>> {
+    let mut times = Vec::with_capacity(calls);
+    for i in 0..calls + 100 {
+        let started = Instant::now();
+        let response = client.get(url).bearer_auth(token).send().await?;
+        anyhow::ensure!(response.status() == 200, "{url}: {}", response.status());
+        response.bytes().await?;
+        if i >= 100 {
+            times.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times)
 }
 
 pub fn print(report: &PacksReport) {
@@ -399,6 +423,12 @@ pub fn print(report: &PacksReport) {
     println!(
         "  added by pack  p50 {:7.1} µs",
         r.pack_p50_us - r.native_p50_us
+    );
+    println!(
+        "  back to back, not alternating: native p50 {:.1} µs, pack p50 {:.1} µs, added {:.1} µs",
+        r.native_alone_p50_us,
+        r.pack_alone_p50_us,
+        r.pack_alone_p50_us - r.native_alone_p50_us
     );
     println!(
         "  instantiate + trivial call  p50 {:.1} µs   p99 {:.1} µs",

@@ -56,12 +56,16 @@ pub struct QueryLatency {
 
 /// Patients of `tenant` with what the queries need.
 pub async fn subjects(client: &reqwest::Client, base: &str) -> Result<Vec<Subject>> {
-    let bundle: Value = client
+    let response = client
         .get(format!("{base}/Patient?_count=1000"))
         .send()
-        .await?
-        .json()
         .await?;
+    anyhow::ensure!(
+        response.status() == 200,
+        "listing the patients to search for: {}",
+        response.status()
+    );
+    let bundle: Value = response.json().await?;
     let mut out = Vec::new();
     for e in bundle["entry"].as_array().into_iter().flatten() {
         let r = &e["resource"];

@@ -53,6 +53,13 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The router with `extra` routes behind the same layers as packs' routes (audit, metrics,
+/// tracing, body limit): the benchmark's native twin of a pack route, so both are measured
+/// through the same stack.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     // AuditEvent's own routes come first: static segments win over `{type}`.
     let fhir = fhir_audit::routes()
         .merge(smart::routes())
@@ -70,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin_events::routes())
         .merge(forms::routes())
         .merge(rules::routes())
+        .merge(extra)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::audit::middleware::audit_requests,

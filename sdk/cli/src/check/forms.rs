@@ -8,35 +8,10 @@ use crate::project::Project;
 
 /// Checks every form; the forms that parsed (with their files), and the problems.
 pub fn check(project: &Project) -> (Vec<(String, Form)>, usize, Vec<Problem>) {
-    let mut problems = Vec::new();
-    let files = match project.files_in("forms") {
-        Ok(files) => files,
-        Err(e) => {
-            return (
-                Vec::new(),
-                0,
-                vec![Problem::new("forms/", None, format!("{e:#}"))],
-            )
-        }
-    };
+    let (count, files, mut problems) = super::read_data_files(project, "forms", "form definitions");
     let mut forms: Vec<(String, Form)> = Vec::new();
-    for file in &files {
-        if !super::is_data_file(file) {
-            problems.push(Problem::new(
-                file.as_str(),
-                None,
-                "forms/ holds .yaml, .yml or .json form definitions; rename or move it",
-            ));
-            continue;
-        }
-        let text = match project.read_text(file) {
-            Ok(text) => text,
-            Err(problem) => {
-                problems.push(problem);
-                continue;
-            }
-        };
-        match Form::from_yaml(file, &text) {
+    for (file, text) in &files {
+        match Form::from_yaml(file, text) {
             Ok(form) => {
                 if let Some((other, _)) = forms.iter().find(|(_, f)| f.id() == form.id()) {
                     problems.push(Problem::new(
@@ -53,5 +28,5 @@ pub fn check(project: &Project) -> (Vec<(String, Form)>, usize, Vec<Problem>) {
             Err(issues) => problems.extend(issues.into_iter().map(Problem::from)),
         }
     }
-    (forms, files.len(), problems)
+    (forms, count, problems)
 }

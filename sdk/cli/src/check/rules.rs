@@ -9,36 +9,18 @@ use crate::project::Project;
 
 /// Checks every rule; how many there are, and the problems.
 pub fn check(project: &Project) -> (usize, Vec<Problem>) {
-    let mut problems = Vec::new();
+    let (count, files, mut problems) =
+        super::read_data_files(project, "rules", "files, one rule each");
     let mut ids: Vec<(String, String)> = Vec::new();
-    let files = match project.files_in("rules") {
-        Ok(files) => files,
-        Err(e) => return (0, vec![Problem::new("rules/", None, format!("{e:#}"))]),
-    };
-    for file in &files {
-        if !super::is_data_file(file) {
-            problems.push(Problem::new(
-                file.as_str(),
-                None,
-                "rules/ holds .yaml, .yml or .json files, one rule each; rename or move it",
-            ));
-            continue;
-        }
-        let text = match project.read_text(file) {
-            Ok(text) => text,
-            Err(problem) => {
-                problems.push(problem);
-                continue;
-            }
-        };
-        let rule = match RuleFile::check(file, &text) {
+    for (file, text) in &files {
+        let rule = match RuleFile::check(file, text) {
             Ok(rule) => rule,
             Err(issues) => {
                 problems.extend(issues.into_iter().map(Problem::from));
                 continue;
             }
         };
-        let id_line = YamlLines::of(&text).line("id");
+        let id_line = YamlLines::of(text).line("id");
         if !is_name(&rule.id) {
             problems.push(Problem::new(
                 file.as_str(),
@@ -61,7 +43,7 @@ pub fn check(project: &Project) -> (usize, Vec<Problem>) {
         }
         ids.push((rule.id, file.clone()));
     }
-    (files.len(), problems)
+    (count, problems)
 }
 
 /// The server's rule for registered names (`tessera_plugins::registration`).

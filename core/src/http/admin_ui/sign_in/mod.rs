@@ -62,6 +62,32 @@ fn bad_tenant(tenant: &str) -> Option<Response> {
     })
 }
 
+/// What both sign-in posts (`local` and `password`) start from, once the tenant slug and
+/// the login-CSRF token are checked.
+struct Posted {
+    /// Where to go once signed in.
+    target: String,
+    /// The login-CSRF token, repeated in the page shown again.
+    token: String,
+    username: String,
+}
+
+// The error is the page to answer with, made once per request: boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
+fn posted(tenant: &str, headers: &HeaderMap, form: &FormData) -> Result<Posted, Response> {
+    if let Some(page) = bad_tenant(tenant) {
+        return Err(page);
+    }
+    if !sign_in_form_ok(headers, form) {
+        return Err(stale_form());
+    }
+    Ok(Posted {
+        target: return_to(tenant, form.get("return_to")),
+        token: sign_in_token(headers),
+        username: form.text("username").trim().to_string(),
+    })
+}
+
 pub async fn page(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -100,15 +126,14 @@ pub async fn local(
     headers: HeaderMap,
     form: FormData,
 ) -> Response {
-    if let Some(page) = bad_tenant(&tenant) {
-        return page;
-    }
-    if !sign_in_form_ok(&headers, &form) {
-        return stale_form();
-    }
-    let target = return_to(&tenant, form.get("return_to"));
-    let token = sign_in_token(&headers);
-    let username = form.text("username").trim().to_string();
+    let Posted {
+        target,
+        token,
+        username,
+    } = match posted(&tenant, &headers, &form) {
+        Ok(posted) => posted,
+        Err(page) => return page,
+    };
     let mut problems = Problems::default();
     let view = |problems| SignInView::new(&tenant, &target, &token, &username, problems);
     if state.auth.local.is_none() {
@@ -126,35 +151,28 @@ pub async fn local(
     }
     let users = LocalUsers::new(state.db.clone());
     let description = format!("admin pages: local sign-in (POST /t/{tenant}/admin/sign-in)");
+    let audit_login = |failure: Option<String>| {
+        audit_local(
+            &state,
+            &tenant,
+            &username,
+            "login",
+            failure,
+            peer,
+            &description,
+        )
+    };
     match users.sign_in(&username, form.text("password")).await {
         Ok(user) => match start_session(&state, &tenant, &user, &headers, peer, &target).await {
             Ok(response) => response,
             Err(message) => {
-                audit_local(
-                    &state,
-                    &tenant,
-                    &username,
-                    "login",
-                    Some(message.clone()),
-                    peer,
-                    &description,
-                )
-                .await;
+                audit_login(Some(message.clone())).await;
                 problems.add(None, message);
                 sign_in_page(&state, view(&problems), StatusCode::FORBIDDEN)
             }
         },
         Err(LoginError::MustChangePassword) => {
-            audit_local(
-                &state,
-                &tenant,
-                &username,
-                "login",
-                Some(LoginError::MustChangePassword.to_string()),
-                peer,
-                &description,
-            )
-            .await;
+            audit_login(Some(LoginError::MustChangePassword.to_string())).await;
             password_page(&state, view(&problems), StatusCode::OK)
         }
         Err(LoginError::Store(e)) => {
@@ -166,16 +184,7 @@ pub async fn local(
             sign_in_page(&state, view(&problems), StatusCode::SERVICE_UNAVAILABLE)
         }
         Err(other) => {
-            audit_local(
-                &state,
-                &tenant,
-                &username,
-                "login",
-                Some(other.to_string()),
-                peer,
-                &description,
-            )
-            .await;
+            audit_login(Some(other.to_string())).await;
             let field = (other == LoginError::BadCredentials).then_some("password");
             problems.add(field, sentence(&other.to_string()));
             sign_in_page(&state, view(&problems), StatusCode::UNAUTHORIZED)

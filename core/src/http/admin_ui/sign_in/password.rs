@@ -7,11 +7,9 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::forms::{
-    password_page, sign_in_form_ok, sign_in_page, sign_in_token, stale_form, SignInView,
-};
+use super::forms::{password_page, sign_in_page, SignInView};
 use super::start::start_session;
-use super::{bad_tenant, return_to, sentence};
+use super::{posted, sentence, Posted};
 use crate::auth::users::{LocalUsers, LoginError, MIN_PASSWORD};
 use crate::http::admin_ui::form::FormData;
 use crate::http::admin_ui::page::Problems;
@@ -25,15 +23,14 @@ pub async fn password(
     headers: HeaderMap,
     form: FormData,
 ) -> Response {
-    if let Some(page) = bad_tenant(&tenant) {
-        return page;
-    }
-    if !sign_in_form_ok(&headers, &form) {
-        return stale_form();
-    }
-    let target = return_to(&tenant, form.get("return_to"));
-    let token = sign_in_token(&headers);
-    let username = form.text("username").trim().to_string();
+    let Posted {
+        target,
+        token,
+        username,
+    } = match posted(&tenant, &headers, &form) {
+        Ok(posted) => posted,
+        Err(page) => return page,
+    };
     let (current, new, confirm) = (
         form.text("password"),
         form.text("new_password"),
