@@ -32,6 +32,9 @@ pub struct PacksReport {
     /// Each route measured back to back instead of alternating.
     pub native_alone_p50_us: f64,
     pub pack_alone_p50_us: f64,
+    /// CPU time of the whole process per request, back to back.
+    pub native_cpu_us: f64,
+    pub pack_cpu_us: f64,
     pub call_p50_us: f64,
     pub call_p99_us: f64,
     pub direct_p50_us: f64,
@@ -92,6 +95,23 @@ fn rss_mib() -> f64 {
             })
         })
         .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// CPU time this process has used (user + system), in microseconds, from `/proc/self/stat`
+/// (clock ticks, usually 10 ms: use over thousands of requests).
+fn process_cpu_us() -> f64 {
+    let ticks_per_s = 100.0; // USER_HZ on Linux
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may hold spaces) start after its `)`.
+            let rest = &s[s.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let user: f64 = fields.get(11)?.parse().ok()?;
+            let system: f64 = fields.get(12)?.parse().ok()?;
+            Some((user + system) / ticks_per_s * 1e6)
+        })
         .unwrap_or(f64::NAN)
 }
 
@@ -297,8 +317,8 @@ pub async fn run(calls: usize, tenants: usize) -> Result<PacksReport> {
     pack_times.sort_by(f64::total_cmp);
     // Each route again on its own, back to back: what alternating costs each (caches, the
     // instance slot's pages) shows as the difference.
-    let native_alone = get_times(&client, &native_url, &token, calls).await?;
-    let pack_alone = get_times(&client, &pack_url, &token, calls).await?;
+    let (native_alone, native_cpu_us) = get_times(&client, &native_url, &token, calls).await?;
+    let (pack_alone, pack_cpu_us) = get_times(&client, &pack_url, &token, calls).await?;
     server.abort();
 
     // 1,000 tenants with 5 packs each.
@@ -367,6 +387,8 @@ pub async fn run(calls: usize, tenants: usize) -> Result<PacksReport> {
         pack_p99_us: percentile(&pack_times, 0.99),
         native_alone_p50_us: percentile(&native_alone, 0.5),
         pack_alone_p50_us: percentile(&pack_alone, 0.5),
+        native_cpu_us,
+        pack_cpu_us,
         call_p50_us,
         call_p99_us,
         direct_p50_us,
@@ -384,15 +406,20 @@ pub async fn run(calls: usize, tenants: usize) -> Result<PacksReport> {
     })
 }
 
-/// `calls` GETs of `url` after 100 warm-up ones, in microseconds, sorted.
+/// `calls` GETs of `url` after 100 warm-up ones: their times in microseconds, sorted, and
+/// the process's CPU time per request (client and server together).
 async fn get_times(
     client: &reqwest::Client,
     url: &str,
     token: &str,
     calls: usize,
-) -> Result<Vec<f64>> {
+) -> Result<(Vec<f64>, f64)> {
     let mut times = Vec::with_capacity(calls);
+    let mut cpu_started = 0.0;
     for i in 0..calls + 100 {
+        if i == 100 {
+            cpu_started = process_cpu_us();
+        }
         let started = Instant::now();
         let response = client.get(url).bearer_auth(token).send().await?;
         anyhow::ensure!(response.status() == 200, "{url}: {}", response.status());
@@ -401,8 +428,9 @@ async fn get_times(
             times.push(started.elapsed().as_secs_f64() * 1e6);
         }
     }
+    let cpu_per_request = (process_cpu_us() - cpu_started) / calls as f64;
     times.sort_by(f64::total_cmp);
-    Ok(times)
+    Ok((times, cpu_per_request))
 }
 
 pub fn print(report: &PacksReport) {
@@ -429,6 +457,12 @@ pub fn print(report: &PacksReport) {
         r.native_alone_p50_us,
         r.pack_alone_p50_us,
         r.pack_alone_p50_us - r.native_alone_p50_us
+    );
+    println!(
+        "  CPU per request (process, back to back): native {:.1} µs, pack {:.1} µs, added {:.1} µs",
+        r.native_cpu_us,
+        r.pack_cpu_us,
+        r.pack_cpu_us - r.native_cpu_us
     );
     println!(
         "  instantiate + trivial call  p50 {:.1} µs   p99 {:.1} µs",
