@@ -94,14 +94,6 @@ pub struct Target {
     pub version: Option<String>,
 }
 
-async fn load(state: &AppState, admin: &Admin, pack: &str) -> Result<PackOverview, Response> {
-    state
-        .packs
-        .overview_of(&admin.tenant, pack)
-        .await
-        .map_err(|e| message_page(e.status, admin.chrome("Pack"), "No such pack", &e.message()))
-}
-
 /// The upgrade page: from what to what, what the permissions gain and lose, and the consent
 /// boxes when they change.
 async fn upgrade_page(
@@ -175,7 +167,7 @@ pub async fn upgrade_form(
     PackPath(pack): PackPath,
     Query(target): Query<Target>,
 ) -> Response {
-    let pack = match load(&state, &admin, &pack).await {
+    let pack = match admin.pack(&state, &pack).await {
         Ok(p) => p,
         Err(page) => return page,
     };
@@ -198,7 +190,7 @@ pub async fn upgrade(
     PackPath(pack): PackPath,
     form: FormData,
 ) -> Response {
-    let pack = match load(&state, &admin, &pack).await {
+    let pack = match admin.pack(&state, &pack).await {
         Ok(p) => p,
         Err(page) => return page,
     };
@@ -252,7 +244,7 @@ pub async fn remove_form(
     admin: Admin,
     PackPath(pack): PackPath,
 ) -> Response {
-    let pack = match load(&state, &admin, &pack).await {
+    let pack = match admin.pack(&state, &pack).await {
         Ok(p) => p,
         Err(page) => return page,
     };

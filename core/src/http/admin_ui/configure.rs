@@ -119,21 +119,13 @@ async fn render(
     templates::page(status, "configure", &data)
 }
 
-async fn load(state: &AppState, admin: &Admin, pack: &str) -> Result<PackOverview, Response> {
-    state
-        .packs
-        .overview_of(&admin.tenant, pack)
-        .await
-        .map_err(|e| message_page(e.status, admin.chrome("Pack"), "No such pack", &e.message()))
-}
-
 pub async fn form(
     State(state): State<AppState>,
     admin: Admin,
     PackPath(pack): PackPath,
     Query(chosen): Query<Chosen>,
 ) -> Response {
-    let pack = match load(&state, &admin, &pack).await {
+    let pack = match admin.pack(&state, &pack).await {
         Ok(p) => p,
         Err(page) => return page,
     };
@@ -165,7 +157,7 @@ pub async fn save(
     PackPath(pack): PackPath,
     form: FormData,
 ) -> Response {
-    let pack = match load(&state, &admin, &pack).await {
+    let pack = match admin.pack(&state, &pack).await {
         Ok(p) => p,
         Err(page) => return page,
     };

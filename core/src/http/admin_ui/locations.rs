@@ -65,11 +65,9 @@ async fn render(
     problems: &Problems,
     status: StatusCode,
 ) -> Response {
-    let pack = match state.packs.overview_of(&admin.tenant, &path.pack).await {
+    let pack = match admin.pack(state, &path.pack).await {
         Ok(p) => p,
-        Err(e) => {
-            return message_page(e.status, admin.chrome("Pack"), "No such pack", &e.message())
-        }
+        Err(page) => return page,
     };
     if pack.wide().is_none() {
         return message_page(
@@ -138,11 +136,9 @@ pub async fn save(
     path: LocationPath,
     form: FormData,
 ) -> Response {
-    let manifest = match state.packs.overview_of(&admin.tenant, &path.pack).await {
+    let manifest = match admin.pack(&state, &path.pack).await {
         Ok(p) => p.current().manifest.clone(),
-        Err(e) => {
-            return message_page(e.status, admin.chrome("Pack"), "No such pack", &e.message())
-        }
+        Err(page) => return page,
     };
     let fields = schema_form::fields(&manifest, Scope::Location);
     let mut problems = Problems::default();

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::packs_list::state_of;
 use super::page::Problems;
 use super::permissions;
-use super::session::{message_page, Admin, PackPath};
+use super::session::{Admin, PackPath};
 use super::templates;
 use crate::http::AppState;
 use crate::packs::overview::PackOverview;
@@ -130,11 +130,9 @@ pub async fn render(
     problems: &Problems,
     status: StatusCode,
 ) -> Response {
-    let pack = match state.packs.overview_of(&admin.tenant, pack_id).await {
+    let pack = match admin.pack(state, pack_id).await {
         Ok(pack) => pack,
-        Err(e) => {
-            return message_page(e.status, admin.chrome("Pack"), "No such pack", &e.message())
-        }
+        Err(page) => return page,
     };
     let current = pack.current();
     let shown_version = current.version.to_string();

@@ -14,6 +14,7 @@ use super::page::Chrome;
 use super::templates;
 use crate::auth::rbac::{Action, Who};
 use crate::http::{AppState, TenantContext};
+use crate::packs::overview::PackOverview;
 
 /// A signed-in organization admin.
 #[derive(Clone, Debug)]
@@ -40,6 +41,17 @@ impl Admin {
     /// `/t/{tenant}/admin{rest}`
     pub fn url(&self, rest: &str) -> String {
         format!("/t/{}/admin{rest}", self.tenant)
+    }
+
+    /// A pack as this admin's tenant sees it, or the page saying there is no such pack.
+    // The error is the page to answer with, made once per request: boxing it would buy nothing.
+    #[allow(clippy::result_large_err)]
+    pub async fn pack(&self, state: &AppState, pack: &str) -> Result<PackOverview, Response> {
+        state
+            .packs
+            .overview_of(&self.tenant, pack)
+            .await
+            .map_err(|e| message_page(e.status, self.chrome("Pack"), "No such pack", &e.message()))
     }
 }
 
