@@ -50,6 +50,13 @@ pub struct BenchArgs {
     /// Tenants for the pack memory measurement (each enables 5 packs).
     #[arg(long, default_value_t = 1000)]
     pub pack_tenants: usize,
+    /// Requests per route in the pack latency phases (more gives a profiler time to look).
+    #[arg(long, default_value_t = 2000)]
+    pub pack_calls: usize,
+    /// Instances made ahead of calls in the server's pack runtime (`packs.limits.
+    /// ready_instances`; 0 to compare with instantiating in line).
+    #[arg(long, default_value_t = 8)]
+    pub pack_ready_instances: u32,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +86,12 @@ struct BackendReport {
 pub async fn run(args: BenchArgs) -> Result<()> {
     if args.packs {
         sqlx::any::install_default_drivers();
-        let report = crate::bench_packs::run(2000, args.pack_tenants).await?;
+        let report = crate::bench_packs::run(
+            args.pack_calls,
+            args.pack_tenants,
+            args.pack_ready_instances,
+        )
+        .await?;
         crate::bench_packs::print(&report);
         return Ok(());
     }

@@ -28,6 +28,9 @@ pub struct Limits {
     pub tenant_concurrency: u32,
     /// Instances the server keeps slots for (calls running at once, all tenants).
     pub max_instances: u32,
+    /// Instances made ahead of calls, at most one per pack version (0: none; each holds
+    /// one of the `max_instances` slots until a call takes it).
+    pub ready_instances: u32,
     /// The largest response body a pack handler may return.
     pub response_bytes: usize,
     /// Host calls (FHIR, HTTP, key-value) one call may make.
@@ -51,6 +54,7 @@ impl Default for Limits {
             deadline_ms: 2_000,
             tenant_concurrency: 16,
             max_instances: 128,
+            ready_instances: 8,
             response_bytes: 4 << 20,
             host_calls: 1_000,
             log_lines: 200,
@@ -86,6 +90,9 @@ impl Limits {
         }
         if self.tenant_concurrency == 0 || self.max_instances == 0 {
             return Err("packs.limits.tenant_concurrency and max_instances must be above 0".into());
+        }
+        if self.ready_instances >= self.max_instances {
+            return Err("packs.limits.ready_instances must be below max_instances".into());
         }
         Ok(())
     }

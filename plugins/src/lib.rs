@@ -4,7 +4,7 @@
 //! component and declarative content. The [`runtime`] loads components into one wasmtime
 //! engine ([`engine`]), compiled once and cached on disk ([`cache`]), asks each pack version
 //! what it contributes ([`registration`]), and runs its handlers in a fresh, limited instance
-//! per call. Everything a pack can reach goes through one capability module each
+//! per call, made ahead of the call where it can be (`ready`). Everything a pack can reach goes through one capability module each
 //! ([`capabilities`]), which enforces what the organization granted; the bindings for each
 //! released ABI version live in [`abi`].
 //!
@@ -18,6 +18,7 @@ pub mod cache;
 pub mod capabilities;
 pub mod engine;
 pub mod manifest;
+mod ready;
 pub mod registration;
 pub mod routes;
 pub mod runtime;

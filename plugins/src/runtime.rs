@@ -6,6 +6,11 @@
 //! wall-clock timeout, and a permit from its tenant's concurrency limit. Whatever the guest
 //! does (trap, loop, exhaust memory, answer too much) ends that call with a [`CallError`];
 //! the store is dropped and the slot returns to the pool.
+//!
+//! Instantiating and tearing down are kept off the caller's path where a runtime allows it
+//! ([`crate::ready`]): a call takes an instance made for its pack version beforehand, and its
+//! used store is dropped, and the next instance made, by a background task. Each instance still
+//! serves exactly one call.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,12 +21,13 @@ use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::{Store, UpdateDeadline};
 
-use crate::abi::{Bindings, Linkers};
+use crate::abi::{Bindings, Instance, Linkers};
 use crate::archive::PackArchive;
 use crate::cache::ComponentCache;
 use crate::capabilities::{self, CallContext, HostState};
 use crate::engine::{Limits, PackEngine};
 use crate::manifest::Manifest;
+use crate::ready::{Prepared, ReadyPool};
 use crate::registration::Registration;
 
 /// The user a call runs for, as the pack sees them.
@@ -105,7 +111,7 @@ pub struct LoadedPack {
     pub registration: Registration,
     /// The archive's declarative content by path (`forms/`, `rules/`, `locales/`).
     pub content: std::collections::BTreeMap<String, Vec<u8>>,
-    bindings: Bindings,
+    pub(crate) bindings: Bindings,
 }
 
 impl std::fmt::Debug for LoadedPack {
@@ -123,7 +129,8 @@ pub struct PackRuntime {
     limits: Arc<Limits>,
     linkers: Linkers,
     cache: ComponentCache,
-    http: reqwest::Client,
+    stores: StoreMaker,
+    ready: Arc<ReadyPool>,
     /// By content hash: every version is compiled and registered once per process.
     loaded: Mutex<HashMap<String, Arc<LoadedPack>>>,
     tenants: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -135,12 +142,19 @@ impl PackRuntime {
         let engine = PackEngine::new(&limits)?;
         let linkers = Linkers::new(engine.engine())?;
         let cache = ComponentCache::new(engine.engine(), cache_dir);
+        let limits = Arc::new(limits);
+        let stores = StoreMaker {
+            engine: engine.engine().clone(),
+            limits: limits.clone(),
+            http: capabilities::http::client(),
+        };
         Ok(PackRuntime {
+            ready: Arc::new(ReadyPool::new(limits.ready_instances as usize)),
             engine,
-            limits: Arc::new(limits),
+            limits,
             linkers,
             cache,
-            http: capabilities::http::client(),
+            stores,
             loaded: Mutex::new(HashMap::new()),
             tenants: Mutex::new(HashMap::new()),
         })
@@ -148,6 +162,11 @@ impl PackRuntime {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Instances made ahead of calls, waiting for one.
+    pub fn ready_instances(&self) -> usize {
+        self.ready.waiting()
     }
 
     /// Already loaded in this process?
@@ -183,11 +202,9 @@ impl PackRuntime {
             })?;
         let context = CallContext::registering(&archive.manifest);
         let registration = self
-            .run(
-                context,
-                |bindings, store| Box::pin(async move { bindings.register(store).await.map(Ok) }),
-                &bindings,
-            )
+            .run(context, &bindings, None, |instance, store| {
+                Box::pin(async move { instance.register(store).await.map(Ok) })
+            })
             .await
             .map_err(|e| anyhow::anyhow!("register failed: {e}"))?;
         let registration = registration
@@ -218,41 +235,55 @@ impl PackRuntime {
         semaphore.try_acquire_owned().map_err(|_| CallError::Busy)
     }
 
-    /// Runs one export in a fresh store with every limit applied.
+    /// Runs one export in a fresh instance with every limit applied. With `reuse`, the
+    /// instance is the one made ahead for that pack version if there is one, and the next is
+    /// made after the call.
     async fn run<T, F>(
         &self,
         context: CallContext,
-        call: F,
         bindings: &Bindings,
+        reuse: Option<&Arc<LoadedPack>>,
+        call: F,
     ) -> Result<T, CallError>
     where
         F: for<'a> FnOnce(
-            &'a Bindings,
+            &'a Instance,
             &'a mut Store<HostState>,
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = wasmtime::Result<Result<T, String>>> + Send + 'a>,
         >,
     {
         let started = Instant::now();
-        let state = HostState::new(context, self.limits.clone(), self.http.clone());
-        let mut store = Store::new(self.engine.engine(), state);
-        store.limiter(|state| &mut state.store_limits);
-        // Every epoch tick the guest yields to the executor, so a busy pack never holds a
-        // server thread for long; once it has run for its deadline it traps. The timeout
-        // around the call bounds the whole, time spent waiting in host calls included.
-        let deadline_ticks = self.limits.deadline_ticks();
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |mut context| {
-            let state = context.data_mut();
-            state.ticks += 1;
-            Ok(if state.ticks >= deadline_ticks {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Yield(1)
-            })
-        });
-        let outcome =
-            tokio::time::timeout(self.limits.deadline(), call(bindings, &mut store)).await;
+        let (mut store, ready) = match reuse.and_then(|pack| self.ready.take(&pack.content_hash)) {
+            Some(Prepared {
+                mut store,
+                instance,
+            }) => {
+                store.data_mut().begin(context);
+                store.set_epoch_deadline(1);
+                (store, Some(instance))
+            }
+            None => (self.stores.store(context), None),
+        };
+        // The timeout bounds the whole call, time spent waiting in host calls included.
+        let outcome = tokio::time::timeout(self.limits.deadline(), async {
+            let instance = match ready {
+                Some(instance) => instance,
+                None => match bindings.instantiate(&mut store).await {
+                    Ok(instance) => instance,
+                    // Every slot is taken: an instance made ahead gives its slot back.
+                    Err(err)
+                        if err.is::<wasmtime::PoolConcurrencyLimitError>()
+                            && self.ready.evict_one() =>
+                    {
+                        bindings.instantiate(&mut store).await?
+                    }
+                    Err(err) => return Err(err),
+                },
+            };
+            call(&instance, &mut store).await
+        })
+        .await;
         let state = store.data_mut();
         state.flush_output();
         let result = match outcome {
@@ -261,7 +292,7 @@ impl PackRuntime {
             Ok(Ok(Err(message))) => Err(CallError::Failed(capabilities::log::truncate(
                 &message, 1000,
             ))),
-            Ok(Err(err)) => Err(self.classify(&err, &state.output.stderr_text())),
+            Ok(Err(err)) => Err(classify(&self.limits, &err, &state.output.stderr_text())),
         };
         if let Err(err) = &result {
             let call = &state.call;
@@ -269,45 +300,11 @@ impl PackRuntime {
                 tenant = %call.tenant, kind = err.kind(), elapsed_ms = started.elapsed().as_millis() as u64,
                 "pack call stopped: {err}");
         }
+        match reuse {
+            Some(pack) => self.ready.after_call(store, &self.stores, pack),
+            None => drop(store),
+        }
         result
-    }
-
-    fn classify(&self, err: &wasmtime::Error, stderr: &str) -> CallError {
-        let trap = err.downcast_ref::<wasmtime::Trap>();
-        if trap == Some(&wasmtime::Trap::Interrupt) {
-            return CallError::Timeout(self.limits.deadline_ms);
-        }
-        let text = format!("{err:#}");
-        if text.contains("forcing trap when growing memory")
-            || stderr.contains("memory allocation of")
-        {
-            return CallError::OutOfMemory(self.limits.memory_mib);
-        }
-        if text.contains("maximum concurrent") || text.contains("pooling allocator") {
-            return CallError::Busy;
-        }
-        // A Rust panic prints `panicked at FILE:LINE:COL:` and then its message.
-        let mut lines = stderr.lines();
-        if let Some(at) = lines.by_ref().find(|l| l.contains("panicked at")) {
-            let message = lines.next().unwrap_or("").trim();
-            let place = at
-                .split("panicked at")
-                .nth(1)
-                .unwrap_or("")
-                .trim_end_matches(':')
-                .trim();
-            return CallError::Trap(format!(
-                "panicked: {} (at {place})",
-                capabilities::log::truncate(message, 300)
-            ));
-        }
-        match trap {
-            Some(trap) => CallError::Trap(trap.to_string()),
-            None => CallError::Trap(capabilities::log::truncate(
-                text.lines().next().unwrap_or("trap"),
-                300,
-            )),
-        }
     }
 
     fn check_response(&self, response: PackResponse) -> Result<PackResponse, CallError> {
@@ -334,19 +331,15 @@ impl PackRuntime {
     /// Answers a request to one of the pack's routes.
     pub async fn call_route(
         &self,
-        pack: &LoadedPack,
+        pack: &Arc<LoadedPack>,
         context: CallContext,
         request: RouteRequest,
     ) -> Result<PackResponse, CallError> {
         let _permit = self.permit(&context.tenant)?;
         let response = self
-            .run(
-                context,
-                |bindings, store| {
-                    Box::pin(async move { bindings.handle_route(store, &request).await })
-                },
-                &pack.bindings,
-            )
+            .run(context, &pack.bindings, Some(pack), |instance, store| {
+                Box::pin(async move { instance.handle_route(store, &request).await })
+            })
             .await?;
         self.check_response(response)
     }
@@ -354,20 +347,16 @@ impl PackRuntime {
     /// Answers a call to one of the pack's webhooks.
     pub async fn call_webhook(
         &self,
-        pack: &LoadedPack,
+        pack: &Arc<LoadedPack>,
         context: CallContext,
         name: String,
         request: RouteRequest,
     ) -> Result<PackResponse, CallError> {
         let _permit = self.permit(&context.tenant)?;
         let response = self
-            .run(
-                context,
-                |bindings, store| {
-                    Box::pin(async move { bindings.handle_webhook(store, &name, &request).await })
-                },
-                &pack.bindings,
-            )
+            .run(context, &pack.bindings, Some(pack), |instance, store| {
+                Box::pin(async move { instance.handle_webhook(store, &name, &request).await })
+            })
             .await?;
         self.check_response(response)
     }
@@ -375,42 +364,108 @@ impl PackRuntime {
     /// Delivers a resource change the pack subscribed to.
     pub async fn call_event(
         &self,
-        pack: &LoadedPack,
+        pack: &Arc<LoadedPack>,
         context: CallContext,
         event: PackEvent,
     ) -> Result<(), CallError> {
         let _permit = self.permit(&context.tenant)?;
-        self.run(
-            context,
-            |bindings, store| Box::pin(async move { bindings.handle_event(store, &event).await }),
-            &pack.bindings,
-        )
+        self.run(context, &pack.bindings, Some(pack), |instance, store| {
+            Box::pin(async move { instance.handle_event(store, &event).await })
+        })
         .await
     }
 
     /// Asks the pack whether an identifier value is valid; `Ok(Err(reason))` when not.
     pub async fn validate_identifier(
         &self,
-        pack: &LoadedPack,
+        pack: &Arc<LoadedPack>,
         context: CallContext,
         system: String,
         value: String,
     ) -> Result<Result<(), String>, CallError> {
         let _permit = self.permit(&context.tenant)?;
         let outcome = self
-            .run(
-                context,
-                |bindings, store| {
-                    Box::pin(async move {
-                        bindings
-                            .validate_identifier(store, &system, &value)
-                            .await
-                            .map(Ok)
-                    })
-                },
-                &pack.bindings,
-            )
+            .run(context, &pack.bindings, Some(pack), |instance, store| {
+                Box::pin(async move {
+                    instance
+                        .validate_identifier(store, &system, &value)
+                        .await
+                        .map(Ok)
+                })
+            })
             .await?;
         Ok(outcome)
+    }
+}
+
+/// Makes the store of one call: its host state, memory cap and epoch deadline.
+#[derive(Clone)]
+pub(crate) struct StoreMaker {
+    engine: wasmtime::Engine,
+    limits: Arc<Limits>,
+    http: reqwest::Client,
+}
+
+impl StoreMaker {
+    pub(crate) fn store(&self, context: CallContext) -> Store<HostState> {
+        let state = HostState::new(context, self.limits.clone(), self.http.clone());
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.store_limits);
+        // Every epoch tick the guest yields to the executor, so a busy pack never holds a
+        // server thread for long; once it has run for its deadline it traps.
+        let deadline_ticks = self.limits.deadline_ticks();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut context| {
+            let state = context.data_mut();
+            state.ticks += 1;
+            Ok(if state.ticks >= deadline_ticks {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
+        store
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+}
+
+/// What a failed call's error means for the caller.
+pub(crate) fn classify(limits: &Limits, err: &wasmtime::Error, stderr: &str) -> CallError {
+    let trap = err.downcast_ref::<wasmtime::Trap>();
+    if trap == Some(&wasmtime::Trap::Interrupt) {
+        return CallError::Timeout(limits.deadline_ms);
+    }
+    let text = format!("{err:#}");
+    if text.contains("forcing trap when growing memory") || stderr.contains("memory allocation of")
+    {
+        return CallError::OutOfMemory(limits.memory_mib);
+    }
+    if text.contains("maximum concurrent") || text.contains("pooling allocator") {
+        return CallError::Busy;
+    }
+    // A Rust panic prints `panicked at FILE:LINE:COL:` and then its message.
+    let mut lines = stderr.lines();
+    if let Some(at) = lines.by_ref().find(|l| l.contains("panicked at")) {
+        let message = lines.next().unwrap_or("").trim();
+        let place = at
+            .split("panicked at")
+            .nth(1)
+            .unwrap_or("")
+            .trim_end_matches(':')
+            .trim();
+        return CallError::Trap(format!(
+            "panicked: {} (at {place})",
+            capabilities::log::truncate(message, 300)
+        ));
+    }
+    match trap {
+        Some(trap) => CallError::Trap(trap.to_string()),
+        None => CallError::Trap(capabilities::log::truncate(
+            text.lines().next().unwrap_or("trap"),
+            300,
+        )),
     }
 }

@@ -344,6 +344,111 @@ async fn the_tenant_concurrency_limit_holds() {
     }
 }
 
+/// Instances made ahead of calls (`ready`) serve one call each, with that call's own
+/// configuration and secrets, and give their slots back when the pool runs short.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_made_ahead_serve_one_call_each_in_the_calls_own_context() {
+    let built = packs::built();
+    let runtime = PackRuntime::new(limits(), None).unwrap();
+    let loaded = runtime
+        .load(&packs::archive(
+            &packs::greeter_manifest("1.0.0", &[]),
+            &built.greeter_v1,
+        ))
+        .await
+        .unwrap();
+    let services = Arc::new(Recorder::default());
+    for call in 0..5 {
+        if call > 0 {
+            // The previous call's background task makes the next instance.
+            let waited = std::time::Instant::now();
+            while runtime.ready_instances() == 0 {
+                assert!(
+                    waited.elapsed() < Duration::from_secs(5),
+                    "no instance made ahead"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        let response = runtime
+            .call_route(
+                &loaded,
+                context(&loaded, services.clone()),
+                get("/settings", ""),
+            )
+            .await
+            .unwrap();
+        let settings = body(&response);
+        // Made with nothing granted, run with the call's context.
+        assert_eq!(settings["config"]["greeting"], "Howdy", "call {call}");
+        assert_eq!(settings["has_secret"], true, "call {call}");
+        assert_eq!(settings["calls_in_this_instance"], 1, "call {call}");
+    }
+
+    // Two slots: one held by the greeter's instance made ahead, one by a running call. A
+    // third call still gets a slot, the waiting instance's.
+    let small = Arc::new(
+        PackRuntime::new(
+            Limits {
+                max_instances: 2,
+                ready_instances: 1,
+                deadline_ms: 1500,
+                ..limits()
+            },
+            None,
+        )
+        .unwrap(),
+    );
+    let greeter = small
+        .load(&packs::archive(
+            &packs::greeter_manifest("1.0.0", &[]),
+            &built.greeter_v1,
+        ))
+        .await
+        .unwrap();
+    let hostile = small
+        .load(&packs::archive(&packs::hostile_manifest(), &built.hostile))
+        .await
+        .unwrap();
+    small
+        .call_route(
+            &greeter,
+            context(&greeter, services.clone()),
+            get("/settings", ""),
+        )
+        .await
+        .unwrap();
+    let waited = std::time::Instant::now();
+    while small.ready_instances() == 0 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(5),
+            "no instance made ahead"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let looping = {
+        let (small, hostile, ctx) = (
+            small.clone(),
+            hostile.clone(),
+            context(&hostile, services.clone()),
+        );
+        tokio::spawn(async move { small.call_route(&hostile, ctx, get("/loop", "")).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let response = small
+        .call_route(
+            &hostile,
+            context(&hostile, services.clone()),
+            get("/ambient", ""),
+        )
+        .await;
+    assert!(response.is_ok(), "{response:?}");
+    assert_eq!(
+        looping.await.unwrap().unwrap_err(),
+        CallError::Timeout(1500)
+    );
+}
+
 /// On a single-threaded runtime too (compiling cannot use `block_in_place` there).
 #[tokio::test]
 async fn compiled_components_are_cached_on_disk() {

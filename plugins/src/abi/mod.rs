@@ -52,9 +52,23 @@ pub enum Bindings {
 }
 
 impl Bindings {
+    /// A fresh instance in `store`, not yet called.
+    pub async fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Instance> {
+        match self {
+            Bindings::V0_1(pre) => Ok(Instance::V0_1(v0_1::instantiate(pre, store).await?)),
+        }
+    }
+}
+
+/// One instance of a pack, of the ABI version it was built for.
+pub enum Instance {
+    V0_1(v0_1::Pack),
+}
+
+impl Instance {
     pub async fn register(&self, store: &mut Store<HostState>) -> wasmtime::Result<Registration> {
         match self {
-            Bindings::V0_1(pre) => v0_1::register(pre, store).await,
+            Instance::V0_1(pack) => v0_1::register(pack, store).await,
         }
     }
 
@@ -64,7 +78,7 @@ impl Bindings {
         request: &RouteRequest,
     ) -> wasmtime::Result<Result<PackResponse, String>> {
         match self {
-            Bindings::V0_1(pre) => v0_1::handle_route(pre, store, request).await,
+            Instance::V0_1(pack) => v0_1::handle_route(pack, store, request).await,
         }
     }
 
@@ -75,7 +89,7 @@ impl Bindings {
         request: &RouteRequest,
     ) -> wasmtime::Result<Result<PackResponse, String>> {
         match self {
-            Bindings::V0_1(pre) => v0_1::handle_webhook(pre, store, name, request).await,
+            Instance::V0_1(pack) => v0_1::handle_webhook(pack, store, name, request).await,
         }
     }
 
@@ -85,7 +99,7 @@ impl Bindings {
         event: &PackEvent,
     ) -> wasmtime::Result<Result<(), String>> {
         match self {
-            Bindings::V0_1(pre) => v0_1::handle_event(pre, store, event).await,
+            Instance::V0_1(pack) => v0_1::handle_event(pack, store, event).await,
         }
     }
 
@@ -96,7 +110,7 @@ impl Bindings {
         value: &str,
     ) -> wasmtime::Result<Result<(), String>> {
         match self {
-            Bindings::V0_1(pre) => v0_1::validate_identifier(pre, store, system, value).await,
+            Instance::V0_1(pack) => v0_1::validate_identifier(pack, store, system, value).await,
         }
     }
 }

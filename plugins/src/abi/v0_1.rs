@@ -180,10 +180,9 @@ fn response(response: abi::Response) -> PackResponse {
 }
 
 pub async fn register(
-    pre: &PackPre<HostState>,
+    pack: &Pack,
     store: &mut Store<HostState>,
 ) -> wasmtime::Result<reg::Registration> {
-    let pack = pre.instantiate_async(&mut *store).await?;
     let got = pack
         .tessera_pack_handlers()
         .call_register(&mut *store)
@@ -265,12 +264,19 @@ pub async fn register(
     })
 }
 
-pub async fn handle_route(
+/// A fresh instance of the pack, not yet called.
+pub async fn instantiate(
     pre: &PackPre<HostState>,
+    store: &mut Store<HostState>,
+) -> wasmtime::Result<Pack> {
+    pre.instantiate_async(&mut *store).await
+}
+
+pub async fn handle_route(
+    pack: &Pack,
     store: &mut Store<HostState>,
     route_request: &RouteRequest,
 ) -> wasmtime::Result<Result<PackResponse, String>> {
-    let pack = pre.instantiate_async(&mut *store).await?;
     let answer = pack
         .tessera_pack_handlers()
         .call_handle_route(&mut *store, &request(route_request))
@@ -279,12 +285,11 @@ pub async fn handle_route(
 }
 
 pub async fn handle_webhook(
-    pre: &PackPre<HostState>,
+    pack: &Pack,
     store: &mut Store<HostState>,
     name: &str,
     route_request: &RouteRequest,
 ) -> wasmtime::Result<Result<PackResponse, String>> {
-    let pack = pre.instantiate_async(&mut *store).await?;
     let answer = pack
         .tessera_pack_handlers()
         .call_handle_webhook(&mut *store, name, &request(route_request))
@@ -293,11 +298,10 @@ pub async fn handle_webhook(
 }
 
 pub async fn handle_event(
-    pre: &PackPre<HostState>,
+    pack: &Pack,
     store: &mut Store<HostState>,
     event: &PackEvent,
 ) -> wasmtime::Result<Result<(), String>> {
-    let pack = pre.instantiate_async(&mut *store).await?;
     let event = abi::Event {
         resource_type: event.resource_type.clone(),
         id: event.id.clone(),
@@ -310,12 +314,11 @@ pub async fn handle_event(
 }
 
 pub async fn validate_identifier(
-    pre: &PackPre<HostState>,
+    pack: &Pack,
     store: &mut Store<HostState>,
     system: &str,
     value: &str,
 ) -> wasmtime::Result<Result<(), String>> {
-    let pack = pre.instantiate_async(&mut *store).await?;
     pack.tessera_pack_handlers()
         .call_validate_identifier(&mut *store, system, value)
         .await

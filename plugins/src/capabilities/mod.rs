@@ -201,6 +201,14 @@ impl HostState {
         }
     }
 
+    /// Puts a call's own context in place in a store made ahead of it (`crate::ready`),
+    /// with a fresh budget and deadline count.
+    pub(crate) fn begin(&mut self, call: CallContext) {
+        self.call = call;
+        self.budget = Budget::default();
+        self.ticks = 0;
+    }
+
     /// Counts one host call against the budget.
     pub(crate) fn spend_call(&mut self) -> Result<(), HostError> {
         self.budget.host_calls += 1;

@@ -17,6 +17,9 @@ const VERSION: &str = if env!("CARGO_PKG_NAME").len() == "greeter2".len() {
 
 struct Greeter;
 
+/// Calls this instance has served: always 1 when every call gets a fresh instance.
+static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 fn reply(status: u16, body: Value) -> Response {
     Response {
         status,
@@ -168,6 +171,7 @@ impl Guest for Greeter {
                     "has_secret": secret.is_some(),
                     "secret_length": secret.map(|s| s.len()),
                     "undeclared_secret": config::get_secret("greeting").is_some(),
+                    "calls_in_this_instance": CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
                 }),
             ));
         }
