@@ -200,50 +200,11 @@ pub async fn run(calls: usize, tenants: usize, ready_instances: u32) -> Result<P
         None,
     )?;
     let loaded_inline = inline.load(&archive).await?;
-    let mut times = Vec::with_capacity(calls);
-    for i in 0..calls + 100 {
-        tokio::time::sleep(std::time::Duration::from_micros(200)).await;
-        let context = tessera_plugins::CallContext::registering(&loaded_inline.manifest);
-        let started = Instant::now();
-        let verdict = inline
-            .validate_identifier(
-                &loaded_inline,
-                context,
-                "urn:tessera:test:even".into(),
-                (i * 2).to_string(),
-            )
-            .await?;
-        if i >= 100 {
-            times.push(started.elapsed().as_secs_f64() * 1e6);
-        }
-        anyhow::ensure!(verdict.is_ok(), "the greeter refused an even number");
-    }
-    times.sort_by(f64::total_cmp);
-    let (call_p50_us, call_p99_us) = (percentile(&times, 0.5), percentile(&times, 0.99));
+    let (call_p50_us, call_p99_us) = trivial_calls(&inline, &loaded_inline, calls).await?;
+    drop(inline);
     // The same call taking an instance made ahead of it (the pause gives the background
     // task time to make the next one, as the gaps between requests do).
-    let mut times = Vec::with_capacity(calls);
-    for i in 0..calls + 100 {
-        tokio::time::sleep(std::time::Duration::from_micros(200)).await;
-        let context = tessera_plugins::CallContext::registering(&loaded.manifest);
-        let started = Instant::now();
-        let verdict = runtime
-            .validate_identifier(
-                &loaded,
-                context,
-                "urn:tessera:test:even".into(),
-                (i * 2).to_string(),
-            )
-            .await?;
-        if i >= 100 {
-            times.push(started.elapsed().as_secs_f64() * 1e6);
-        }
-        anyhow::ensure!(verdict.is_ok(), "the greeter refused an even number");
-    }
-    drop(inline);
-    times.sort_by(f64::total_cmp);
-    let (ready_call_p50_us, ready_call_p99_us) =
-        (percentile(&times, 0.5), percentile(&times, 0.99));
+    let (ready_call_p50_us, ready_call_p99_us) = trivial_calls(&runtime, &loaded, calls).await?;
 
     // A pack route against its native twin over HTTP.
     state
@@ -449,6 +410,35 @@ pub async fn run(calls: usize, tenants: usize, ready_instances: u32) -> Result<P
         tenants,
         packs_per_tenant: 5,
     })
+}
+
+/// `calls` identifier checks by the greeter, 200 µs apart, after 100 warm-up ones: their
+/// p50 and p99 in microseconds.
+async fn trivial_calls(
+    runtime: &tessera_plugins::PackRuntime,
+    loaded: &std::sync::Arc<tessera_plugins::LoadedPack>,
+    calls: usize,
+) -> Result<(f64, f64)> {
+    let mut times = Vec::with_capacity(calls);
+    for i in 0..calls + 100 {
+        tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+        let context = tessera_plugins::CallContext::registering(&loaded.manifest);
+        let started = Instant::now();
+        let verdict = runtime
+            .validate_identifier(
+                loaded,
+                context,
+                "urn:tessera:test:even".into(),
+                (i * 2).to_string(),
+            )
+            .await?;
+        if i >= 100 {
+            times.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+        anyhow::ensure!(verdict.is_ok(), "the greeter refused an even number");
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((percentile(&times, 0.5), percentile(&times, 0.99)))
 }
 
 /// `calls` GETs of `url` after 100 warm-up ones: their times in microseconds, sorted, and

@@ -50,6 +50,18 @@ struct State {
     failed: HashSet<String>,
 }
 
+impl State {
+    /// The instance made longest ago, out of the waiting ones.
+    fn remove_oldest(&mut self) -> Option<Waiting> {
+        let oldest = self
+            .waiting
+            .iter()
+            .min_by_key(|(_, w)| w.made)
+            .map(|(hash, _)| hash.clone())?;
+        self.waiting.remove(&oldest)
+    }
+}
+
 /// Background tasks (a used store to drop, perhaps an instance to make) that may be pending at
 /// once. Past it, calls drop their store in line: under load the work is done by the callers,
 /// not queued, so used stores cannot pile up and hold the pool's slots.
@@ -86,15 +98,7 @@ impl ReadyPool {
 
     /// Gives one waiting instance's slot back to the pool; false when none waits.
     pub fn evict_one(&self) -> bool {
-        let evicted = {
-            let mut state = self.state.lock().unwrap();
-            let oldest = state
-                .waiting
-                .iter()
-                .min_by_key(|(_, w)| w.made)
-                .map(|(hash, _)| hash.clone());
-            oldest.and_then(|hash| state.waiting.remove(&hash))
-        };
+        let evicted = self.state.lock().unwrap().remove_oldest();
         // Dropped outside the lock: tearing down resets the slot's memory.
         evicted.is_some()
     }
@@ -171,12 +175,7 @@ impl ReadyPool {
             // Full: the instance made longest ago (most likely of a version no longer
             // called) makes room.
             let evicted = if state.waiting.len() >= self.capacity {
-                let oldest = state
-                    .waiting
-                    .iter()
-                    .min_by_key(|(_, w)| w.made)
-                    .map(|(hash, _)| hash.clone());
-                oldest.and_then(|hash| state.waiting.remove(&hash))
+                state.remove_oldest()
             } else {
                 None
             };

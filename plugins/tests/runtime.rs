@@ -344,6 +344,17 @@ async fn the_tenant_concurrency_limit_holds() {
     }
 }
 
+async fn until_one_is_made_ahead(runtime: &PackRuntime) {
+    let waited = std::time::Instant::now();
+    while runtime.ready_instances() == 0 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(5),
+            "no instance made ahead"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Instances made ahead of calls (`ready`) serve one call each, with that call's own
 /// configuration and secrets, and give their slots back when the pool runs short.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -361,14 +372,7 @@ async fn instances_made_ahead_serve_one_call_each_in_the_calls_own_context() {
     for call in 0..5 {
         if call > 0 {
             // The previous call's background task makes the next instance.
-            let waited = std::time::Instant::now();
-            while runtime.ready_instances() == 0 {
-                assert!(
-                    waited.elapsed() < Duration::from_secs(5),
-                    "no instance made ahead"
-                );
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            until_one_is_made_ahead(&runtime).await;
         }
         let response = runtime
             .call_route(
@@ -418,14 +422,7 @@ async fn instances_made_ahead_serve_one_call_each_in_the_calls_own_context() {
         )
         .await
         .unwrap();
-    let waited = std::time::Instant::now();
-    while small.ready_instances() == 0 {
-        assert!(
-            waited.elapsed() < Duration::from_secs(5),
-            "no instance made ahead"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until_one_is_made_ahead(&small).await;
     let looping = {
         let (small, hostile, ctx) = (
             small.clone(),
