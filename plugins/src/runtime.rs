@@ -126,7 +126,6 @@ impl std::fmt::Debug for LoadedPack {
 
 pub struct PackRuntime {
     engine: PackEngine,
-    limits: Arc<Limits>,
     linkers: Linkers,
     cache: ComponentCache,
     stores: StoreMaker,
@@ -151,7 +150,6 @@ impl PackRuntime {
         Ok(PackRuntime {
             ready: Arc::new(ReadyPool::new(limits.ready_instances as usize)),
             engine,
-            limits,
             linkers,
             cache,
             stores,
@@ -161,7 +159,7 @@ impl PackRuntime {
     }
 
     pub fn limits(&self) -> &Limits {
-        &self.limits
+        self.stores.limits()
     }
 
     /// Instances made ahead of calls, waiting for one.
@@ -202,9 +200,11 @@ impl PackRuntime {
             })?;
         let context = CallContext::registering(&archive.manifest);
         let registration = self
-            .run(context, &bindings, None, |instance, store| {
-                Box::pin(async move { instance.register(store).await.map(Ok) })
-            })
+            .run(
+                context,
+                Target::Registering(&bindings),
+                |instance, store| Box::pin(async move { instance.register(store).await.map(Ok) }),
+            )
             .await
             .map_err(|e| anyhow::anyhow!("register failed: {e}"))?;
         let registration = registration
@@ -230,19 +230,18 @@ impl PackRuntime {
             .lock()
             .unwrap()
             .entry(tenant.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.limits.tenant_concurrency as usize)))
+            .or_insert_with(|| Arc::new(Semaphore::new(self.limits().tenant_concurrency as usize)))
             .clone();
         semaphore.try_acquire_owned().map_err(|_| CallError::Busy)
     }
 
-    /// Runs one export in a fresh instance with every limit applied. With `reuse`, the
-    /// instance is the one made ahead for that pack version if there is one, and the next is
-    /// made after the call.
+    /// Runs one export in a fresh instance with every limit applied. For a loaded pack, the
+    /// instance is the one made ahead for its version if one waits, and the next is made
+    /// after the call.
     async fn run<T, F>(
         &self,
         context: CallContext,
-        bindings: &Bindings,
-        reuse: Option<&Arc<LoadedPack>>,
+        target: Target<'_>,
         call: F,
     ) -> Result<T, CallError>
     where
@@ -254,6 +253,10 @@ impl PackRuntime {
         >,
     {
         let started = Instant::now();
+        let (bindings, reuse) = match target {
+            Target::Registering(bindings) => (bindings, None),
+            Target::Pack(pack) => (&pack.bindings, Some(pack)),
+        };
         let (mut store, ready) = match reuse.and_then(|pack| self.ready.take(&pack.content_hash)) {
             Some(Prepared {
                 mut store,
@@ -266,20 +269,10 @@ impl PackRuntime {
             None => (self.stores.store(context), None),
         };
         // The timeout bounds the whole call, time spent waiting in host calls included.
-        let outcome = tokio::time::timeout(self.limits.deadline(), async {
+        let outcome = tokio::time::timeout(self.limits().deadline(), async {
             let instance = match ready {
                 Some(instance) => instance,
-                None => match bindings.instantiate(&mut store).await {
-                    Ok(instance) => instance,
-                    // Every slot is taken: an instance made ahead gives its slot back.
-                    Err(err)
-                        if err.is::<wasmtime::PoolConcurrencyLimitError>()
-                            && self.ready.evict_one() =>
-                    {
-                        bindings.instantiate(&mut store).await?
-                    }
-                    Err(err) => return Err(err),
-                },
+                None => self.instantiate_in_line(bindings, &mut store).await?,
             };
             call(&instance, &mut store).await
         })
@@ -287,12 +280,12 @@ impl PackRuntime {
         let state = store.data_mut();
         state.flush_output();
         let result = match outcome {
-            Err(_) => Err(CallError::Timeout(self.limits.deadline_ms)),
+            Err(_) => Err(CallError::Timeout(self.limits().deadline_ms)),
             Ok(Ok(Ok(value))) => Ok(value),
             Ok(Ok(Err(message))) => Err(CallError::Failed(capabilities::log::truncate(
                 &message, 1000,
             ))),
-            Ok(Err(err)) => Err(classify(&self.limits, &err, &state.output.stderr_text())),
+            Ok(Err(err)) => Err(classify(self.limits(), &err, &state.output.stderr_text())),
         };
         if let Err(err) = &result {
             let call = &state.call;
@@ -307,14 +300,32 @@ impl PackRuntime {
         result
     }
 
+    /// Instantiates in the call's own store; when every slot is taken, an instance made
+    /// ahead gives its slot back and the call tries once more.
+    async fn instantiate_in_line(
+        &self,
+        bindings: &Bindings,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<Instance> {
+        match bindings.instantiate(store).await {
+            Err(err)
+                if err.is::<wasmtime::PoolConcurrencyLimitError>() && self.ready.evict_one() =>
+            {
+                bindings.instantiate(store).await
+            }
+            made => made,
+        }
+    }
+
     fn check_response(&self, response: PackResponse) -> Result<PackResponse, CallError> {
         let header_bytes: usize = response
             .headers
             .iter()
             .map(|(n, v)| n.len() + v.len())
             .sum();
-        if response.body.len() + header_bytes > self.limits.response_bytes {
-            return Err(CallError::ResponseTooLarge(self.limits.response_bytes));
+        let limit = self.limits().response_bytes;
+        if response.body.len() + header_bytes > limit {
+            return Err(CallError::ResponseTooLarge(limit));
         }
         if response.headers.len() > 100 {
             return Err(CallError::BadResponse("more than 100 headers".into()));
@@ -337,7 +348,7 @@ impl PackRuntime {
     ) -> Result<PackResponse, CallError> {
         let _permit = self.permit(&context.tenant)?;
         let response = self
-            .run(context, &pack.bindings, Some(pack), |instance, store| {
+            .run(context, Target::Pack(pack), |instance, store| {
                 Box::pin(async move { instance.handle_route(store, &request).await })
             })
             .await?;
@@ -354,7 +365,7 @@ impl PackRuntime {
     ) -> Result<PackResponse, CallError> {
         let _permit = self.permit(&context.tenant)?;
         let response = self
-            .run(context, &pack.bindings, Some(pack), |instance, store| {
+            .run(context, Target::Pack(pack), |instance, store| {
                 Box::pin(async move { instance.handle_webhook(store, &name, &request).await })
             })
             .await?;
@@ -369,7 +380,7 @@ impl PackRuntime {
         event: PackEvent,
     ) -> Result<(), CallError> {
         let _permit = self.permit(&context.tenant)?;
-        self.run(context, &pack.bindings, Some(pack), |instance, store| {
+        self.run(context, Target::Pack(pack), |instance, store| {
             Box::pin(async move { instance.handle_event(store, &event).await })
         })
         .await
@@ -385,7 +396,7 @@ impl PackRuntime {
     ) -> Result<Result<(), String>, CallError> {
         let _permit = self.permit(&context.tenant)?;
         let outcome = self
-            .run(context, &pack.bindings, Some(pack), |instance, store| {
+            .run(context, Target::Pack(pack), |instance, store| {
                 Box::pin(async move {
                     instance
                         .validate_identifier(store, &system, &value)
@@ -396,6 +407,12 @@ impl PackRuntime {
             .await?;
         Ok(outcome)
     }
+}
+
+/// What a call runs: a version being registered (not loaded yet), or a loaded pack.
+enum Target<'a> {
+    Registering(&'a Bindings),
+    Pack(&'a Arc<LoadedPack>),
 }
 
 /// Makes the store of one call: its host state, memory cap and epoch deadline.

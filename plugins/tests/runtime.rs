@@ -102,6 +102,23 @@ fn body(response: &tessera_plugins::runtime::PackResponse) -> Value {
     serde_json::from_slice(&response.body).unwrap()
 }
 
+/// The greeter's `/settings` answer: what configuration and secrets the call saw.
+async fn call_settings(
+    runtime: &PackRuntime,
+    loaded: &Arc<tessera_plugins::LoadedPack>,
+    services: &Arc<Recorder>,
+) -> Value {
+    let response = runtime
+        .call_route(
+            loaded,
+            context(loaded, services.clone()),
+            get("/settings", ""),
+        )
+        .await
+        .unwrap();
+    body(&response)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_well_behaved_pack_registers_and_answers() {
     let built = packs::built();
@@ -134,15 +151,7 @@ async fn a_well_behaved_pack_registers_and_answers() {
         .unwrap();
     assert_eq!(body(&response)["greeting"], "Howdy, Ann!");
 
-    let response = runtime
-        .call_route(
-            &loaded,
-            context(&loaded, services.clone()),
-            get("/settings", ""),
-        )
-        .await
-        .unwrap();
-    let settings = body(&response);
+    let settings = call_settings(&runtime, &loaded, &services).await;
     assert_eq!(settings["has_secret"], true);
     assert_eq!(settings["secret_length"], 12);
     assert_eq!(settings["undeclared_secret"], false);
@@ -374,15 +383,7 @@ async fn instances_made_ahead_serve_one_call_each_in_the_calls_own_context() {
             // The previous call's background task makes the next instance.
             until_one_is_made_ahead(&runtime).await;
         }
-        let response = runtime
-            .call_route(
-                &loaded,
-                context(&loaded, services.clone()),
-                get("/settings", ""),
-            )
-            .await
-            .unwrap();
-        let settings = body(&response);
+        let settings = call_settings(&runtime, &loaded, &services).await;
         // Made with nothing granted, run with the call's context.
         assert_eq!(settings["config"]["greeting"], "Howdy", "call {call}");
         assert_eq!(settings["has_secret"], true, "call {call}");
@@ -414,14 +415,7 @@ async fn instances_made_ahead_serve_one_call_each_in_the_calls_own_context() {
         .load(&packs::archive(&packs::hostile_manifest(), &built.hostile))
         .await
         .unwrap();
-    small
-        .call_route(
-            &greeter,
-            context(&greeter, services.clone()),
-            get("/settings", ""),
-        )
-        .await
-        .unwrap();
+    call_settings(&small, &greeter, &services).await;
     until_one_is_made_ahead(&small).await;
     let looping = {
         let (small, hostile, ctx) = (
