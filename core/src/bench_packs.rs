@@ -35,6 +35,9 @@ pub struct PacksReport {
     /// CPU time of the whole process per request, back to back.
     pub native_cpu_us: f64,
     pub pack_cpu_us: f64,
+    /// Minor page faults of the whole process per request, back to back.
+    pub native_faults: f64,
+    pub pack_faults: f64,
     pub call_p50_us: f64,
     pub call_p99_us: f64,
     /// The same trivial call with an instance made ahead of it.
@@ -101,9 +104,17 @@ fn rss_mib() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// CPU time this process has used (user + system), in microseconds, from `/proc/self/stat`
-/// (clock ticks, usually 10 ms: use over thousands of requests).
-fn process_cpu_us() -> f64 {
+/// This process's counters from `/proc/self/stat`.
+#[derive(Clone, Copy, Default)]
+struct ProcessCounters {
+    /// CPU time (user + system) in microseconds; clock ticks, usually 10 ms, so use over
+    /// thousands of requests.
+    cpu_us: f64,
+    /// Page faults served without I/O: each is a trip into the kernel.
+    minor_faults: f64,
+}
+
+fn process_counters() -> ProcessCounters {
     let ticks_per_s = 100.0; // USER_HZ on Linux
     std::fs::read_to_string("/proc/self/stat")
         .ok()
@@ -111,11 +122,16 @@ fn process_cpu_us() -> f64 {
             // Fields after the command name (which may hold spaces) start after its `)`.
             let rest = &s[s.rfind(')')? + 2..];
             let fields: Vec<&str> = rest.split_whitespace().collect();
-            let user: f64 = fields.get(11)?.parse().ok()?;
-            let system: f64 = fields.get(12)?.parse().ok()?;
-            Some((user + system) / ticks_per_s * 1e6)
+            let field = |i: usize| fields.get(i)?.parse::<f64>().ok();
+            Some(ProcessCounters {
+                cpu_us: (field(11)? + field(12)?) / ticks_per_s * 1e6,
+                minor_faults: field(7)?,
+            })
         })
-        .unwrap_or(f64::NAN)
+        .unwrap_or(ProcessCounters {
+            cpu_us: f64::NAN,
+            minor_faults: f64::NAN,
+        })
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -320,9 +336,9 @@ pub async fn run(calls: usize, tenants: usize, ready_instances: u32) -> Result<P
     // Each route again on its own, back to back: what alternating costs each (caches, the
     // instance slot's pages) shows as the difference.
     eprintln!("the native route back to back ...");
-    let (native_alone, native_cpu_us) = get_times(&client, &native_url, &token, calls).await?;
+    let (native_alone, native_counters) = get_times(&client, &native_url, &token, calls).await?;
     eprintln!("the pack route back to back ...");
-    let (pack_alone, pack_cpu_us) = get_times(&client, &pack_url, &token, calls).await?;
+    let (pack_alone, pack_counters) = get_times(&client, &pack_url, &token, calls).await?;
     server.abort();
 
     // 1,000 tenants with 5 packs each.
@@ -391,8 +407,10 @@ pub async fn run(calls: usize, tenants: usize, ready_instances: u32) -> Result<P
         pack_p99_us: percentile(&pack_times, 0.99),
         native_alone_p50_us: percentile(&native_alone, 0.5),
         pack_alone_p50_us: percentile(&pack_alone, 0.5),
-        native_cpu_us,
-        pack_cpu_us,
+        native_cpu_us: native_counters.cpu_us,
+        pack_cpu_us: pack_counters.cpu_us,
+        native_faults: native_counters.minor_faults,
+        pack_faults: pack_counters.minor_faults,
         call_p50_us,
         call_p99_us,
         ready_call_p50_us,
@@ -442,18 +460,18 @@ async fn trivial_calls(
 }
 
 /// `calls` GETs of `url` after 100 warm-up ones: their times in microseconds, sorted, and
-/// the process's CPU time per request (client and server together).
+/// the process's counters per request (client and server together).
 async fn get_times(
     client: &reqwest::Client,
     url: &str,
     token: &str,
     calls: usize,
-) -> Result<(Vec<f64>, f64)> {
+) -> Result<(Vec<f64>, ProcessCounters)> {
     let mut times = Vec::with_capacity(calls);
-    let mut cpu_started = 0.0;
+    let mut started_with = ProcessCounters::default();
     for i in 0..calls + 100 {
         if i == 100 {
-            cpu_started = process_cpu_us();
+            started_with = process_counters();
         }
         let started = Instant::now();
         let response = client.get(url).bearer_auth(token).send().await?;
@@ -463,9 +481,13 @@ async fn get_times(
             times.push(started.elapsed().as_secs_f64() * 1e6);
         }
     }
-    let cpu_per_request = (process_cpu_us() - cpu_started) / calls as f64;
+    let ended_with = process_counters();
+    let per_request = ProcessCounters {
+        cpu_us: (ended_with.cpu_us - started_with.cpu_us) / calls as f64,
+        minor_faults: (ended_with.minor_faults - started_with.minor_faults) / calls as f64,
+    };
     times.sort_by(f64::total_cmp);
-    Ok((times, cpu_per_request))
+    Ok((times, per_request))
 }
 
 pub fn print(report: &PacksReport) {
@@ -498,6 +520,10 @@ pub fn print(report: &PacksReport) {
         r.native_cpu_us,
         r.pack_cpu_us,
         r.pack_cpu_us - r.native_cpu_us
+    );
+    println!(
+        "  minor page faults per request (process, back to back): native {:.1}, pack {:.1}",
+        r.native_faults, r.pack_faults
     );
     println!(
         "  instantiate + trivial call  p50 {:.1} µs   p99 {:.1} µs",
