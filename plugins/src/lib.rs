@@ -14,6 +14,7 @@
 
 pub mod abi;
 pub mod archive;
+mod background;
 pub mod cache;
 pub mod capabilities;
 pub mod engine;

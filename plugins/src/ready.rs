@@ -4,8 +4,9 @@
 //! Instantiating a component and resetting its slot are each a few microseconds when the
 //! CPU's caches are warm, but several times that on a server whose cores go idle between
 //! requests (docs/performance.md, 2026-12-02 afternoon). Both are work no caller needs to wait
-//! for: after a call, a background task drops the used store and makes the next instance of
-//! that pack version, and the next call takes it.
+//! for: after a call, the runtime's background thread (`crate::background`, lowest priority)
+//! drops the used store and makes the next instance of that pack version, and the next call
+//! takes it.
 //!
 //! What this does not change: each instance serves exactly one call and is then dropped, so
 //! nothing a pack does in one call is seen by the next. An instance made ahead runs its
@@ -19,12 +20,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use wasmtime::Store;
 
 use crate::abi::Instance;
+use crate::background::BackgroundWorker;
 use crate::capabilities::{CallContext, HostState};
 use crate::runtime::{classify, CallError, LoadedPack, StoreMaker};
 
@@ -43,7 +45,7 @@ struct Waiting {
 struct State {
     /// By content hash.
     waiting: HashMap<String, Waiting>,
-    /// Pack versions a background task is making an instance of now.
+    /// Pack versions the background thread is making an instance of now.
     making: HashSet<String>,
     /// Pack versions whose instantiation failed (a start function that traps or loops):
     /// not made ahead again, their calls instantiate as they come and fail as they did.
@@ -62,15 +64,18 @@ impl State {
     }
 }
 
-/// Background tasks (a used store to drop, perhaps an instance to make) that may be pending at
-/// once. Past it, calls drop their store in line: under load the work is done by the callers,
-/// not queued, so used stores cannot pile up and hold the pool's slots.
+/// Background jobs (a used store to drop, perhaps an instance to make) that may be pending at
+/// once. Past it, calls drop their store in line: under load, when the background thread
+/// gets no CPU, the work is done by the callers, not queued, so used stores cannot pile up
+/// and hold the pool's slots.
 const MAX_PENDING: usize = 4;
 
 pub(crate) struct ReadyPool {
     capacity: usize,
     state: Mutex<State>,
     pending: Arc<AtomicUsize>,
+    /// Started with the first call that has work to hand over.
+    worker: OnceLock<Option<BackgroundWorker>>,
 }
 
 impl ReadyPool {
@@ -80,6 +85,7 @@ impl ReadyPool {
             capacity,
             state: Mutex::new(State::default()),
             pending: Arc::new(AtomicUsize::new(0)),
+            worker: OnceLock::new(),
         }
     }
 
@@ -103,31 +109,47 @@ impl ReadyPool {
         evicted.is_some()
     }
 
-    /// After a call of `pack`: drops the used store and makes the next instance, in a
-    /// background task when there is a runtime to run one and few such tasks are pending
-    /// (in line otherwise, and without making an instance).
+    /// After a call of `pack`: hands the used store to the background thread to drop, and
+    /// the next instance to make, when few such jobs are pending (drops it in line
+    /// otherwise, and makes no instance).
     pub fn after_call(
         self: &Arc<Self>,
         used: Store<HostState>,
         stores: &StoreMaker,
         pack: &Arc<LoadedPack>,
     ) {
-        let handle = match tokio::runtime::Handle::try_current() {
-            Ok(handle) if self.capacity > 0 => handle,
-            _ => return drop(used),
+        if self.capacity == 0 {
+            return drop(used);
+        }
+        let Some(worker) = self.worker() else {
+            return drop(used);
         };
         let Some(pending) = Pending::start(&self.pending) else {
             return drop(used);
         };
-        let claim = self.claim(&pack.content_hash);
-        let (pool, stores, pack) = (self.clone(), stores.clone(), pack.clone());
-        handle.spawn(async move {
+        let next = self
+            .claim(&pack.content_hash)
+            .map(|claim| (claim, stores.clone(), pack.clone()));
+        worker.submit(Box::new(move |runtime| {
             drop(used);
-            if let Some(claim) = claim {
-                pool.make(&stores, &pack, claim).await;
+            if let Some((claim, stores, pack)) = next {
+                let pool = claim.pool.clone();
+                runtime.block_on(pool.make(&stores, &pack, claim));
             }
             drop(pending);
-        });
+        }));
+    }
+
+    fn worker(&self) -> Option<&BackgroundWorker> {
+        self.worker
+            .get_or_init(|| match BackgroundWorker::start("pack-ready") {
+                Ok(worker) => Some(worker),
+                Err(err) => {
+                    tracing::warn!(error = %err, "no thread to make pack instances ahead of calls: calls make their own");
+                    None
+                }
+            })
+            .as_ref()
     }
 
     /// The right to make the next instance of this version, unless one waits, is being
@@ -226,7 +248,7 @@ impl Drop for Claim {
     }
 }
 
-/// One background task counted against [`MAX_PENDING`]; uncounted however the task ends.
+/// One background job counted against [`MAX_PENDING`]; uncounted however the job ends.
 struct Pending(Arc<AtomicUsize>);
 
 impl Pending {

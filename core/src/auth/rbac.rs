@@ -35,6 +35,19 @@ impl Action {
         }
     }
 
+    /// The action named as in roles and manifests (`read`, `search`, ...).
+    pub fn from_name(name: &str) -> Option<Action> {
+        Some(match name {
+            "read" => Action::Read,
+            "search" => Action::Search,
+            "create" => Action::Create,
+            "update" => Action::Update,
+            "delete" => Action::Delete,
+            "admin" => Action::Admin,
+            _ => return None,
+        })
+    }
+
     fn bit(self) -> u8 {
         1 << (self as u8)
     }

@@ -174,13 +174,14 @@ fn may_use(
     permission: &tessera_plugins::registration::Permission,
     manifest: &tessera_plugins::Manifest,
 ) -> bool {
-    let Ok(action) = serde_json::from_value::<Action>(json!(permission.action)) else {
+    let Some(action) = Action::from_name(&permission.action) else {
         return false;
     };
     match permission.target.strip_prefix("feature:") {
         Some(feature) => {
             let by_manifest = feature
-                .strip_prefix(&format!("{}.", manifest.id))
+                .strip_prefix(manifest.id.as_str())
+                .and_then(|rest| rest.strip_prefix('.'))
                 .and_then(|name| manifest.permissions.features.get(name))
                 .is_some_and(|f| f.roles.iter().any(|r| grant.roles.contains(r)));
             by_manifest || grant.allows_feature(action, feature)

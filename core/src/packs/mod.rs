@@ -93,6 +93,8 @@ pub struct Packs {
     runtime: tokio::sync::OnceCell<PackRuntime>,
     loaded: Mutex<HashMap<(String, String), Arc<LoadedPack>>>,
     tenants: Mutex<HashMap<String, Arc<TenantPacks>>>,
+    /// What calls of each tenant's packs run with (`dispatch`).
+    call_bases: Mutex<dispatch::CallBases>,
     /// What each tenant's packs contribute to FHIR processing (`contributions`).
     contributions: Mutex<HashMap<String, Arc<TenantExtensions>>>,
     /// Each tenant's forms (`crate::forms::catalog`).
@@ -128,6 +130,7 @@ impl Packs {
             runtime: tokio::sync::OnceCell::new(),
             loaded: Mutex::new(HashMap::new()),
             tenants: Mutex::new(HashMap::new()),
+            call_bases: Mutex::new(HashMap::new()),
             contributions: Mutex::new(HashMap::new()),
             tenant_forms: Mutex::new(HashMap::new()),
             registries: Mutex::new(HashMap::new()),
@@ -239,6 +242,7 @@ impl Packs {
     pub fn forget_cached_settings(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.tenants.lock().unwrap().clear();
+        self.call_bases.lock().unwrap().clear();
         self.contributions.lock().unwrap().clear();
         self.tenant_forms.lock().unwrap().clear();
     }
@@ -254,12 +258,14 @@ impl Packs {
                 match store::generation(&packs.db).await {
                     Ok(now) => {
                         if packs.generation.swap(now, Ordering::Relaxed) != now {
-                            packs.forget_cached_settings();
                             // A version uninstalled elsewhere and installed again with other
                             // contents must not keep running here. Reloading is cheap: the
-                            // runtime keeps compiled components by content hash.
+                            // runtime keeps compiled components by content hash. Cleared
+                            // before the settings, so no call base cached from here on holds
+                            // a version loaded before the change.
                             packs.loaded.lock().unwrap().clear();
                             packs.registries.lock().unwrap().clear();
+                            packs.forget_cached_settings();
                         }
                     }
                     Err(err) if packs.router.lock().unwrap().is_none() => {
