@@ -152,6 +152,16 @@ async fn lifecycle(backend: Backend) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["has_secret"], true);
     assert_eq!(body["secret_length"], secret.len());
+    // A change of configuration is seen by the next call (what calls run with is cached
+    // per settings change, not per call).
+    for greeting in ["G'day", "Howdy"] {
+        server
+            .put(&enable, &json!({"config": {"greeting": greeting}, "secrets": {"api-key": secret}, "consent": greeter_permissions()}))
+            .await
+            .expect(200);
+        let (_, body, _) = call(&server, "acme", &["clinician"], Method::GET, &hello, &[]).await;
+        assert_eq!(body["greeting"], format!("{greeting}, Ann!"));
+    }
     let (status, _, _) = call(&server, "acme", &["clinician"], Method::DELETE, &hello, &[]).await;
     assert_eq!(status, 405);
     let (status, _) = {

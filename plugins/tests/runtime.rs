@@ -353,6 +353,25 @@ async fn the_tenant_concurrency_limit_holds() {
     }
 }
 
+/// The scheduling policy (`/proc/.../stat` field 41) of each of this process's threads
+/// named `name`.
+#[cfg(target_os = "linux")]
+fn thread_policies(name: &str) -> Vec<u32> {
+    let mut policies = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap();
+        // Fields after the name (which may hold spaces) start after its `)`, at field 3.
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        let policy = after_name.split_whitespace().nth(41 - 3).unwrap();
+        policies.push(policy.parse().unwrap());
+    }
+    policies
+}
+
 async fn until_one_is_made_ahead(runtime: &PackRuntime) {
     let waited = std::time::Instant::now();
     while runtime.ready_instances() == 0 {
@@ -380,7 +399,7 @@ async fn instances_made_ahead_serve_one_call_each_in_the_calls_own_context() {
     let services = Arc::new(Recorder::default());
     for call in 0..5 {
         if call > 0 {
-            // The previous call's background task makes the next instance.
+            // The previous call's background job makes the next instance.
             until_one_is_made_ahead(&runtime).await;
         }
         let settings = call_settings(&runtime, &loaded, &services).await;
@@ -388,6 +407,14 @@ async fn instances_made_ahead_serve_one_call_each_in_the_calls_own_context() {
         assert_eq!(settings["config"]["greeting"], "Howdy", "call {call}");
         assert_eq!(settings["has_secret"], true, "call {call}");
         assert_eq!(settings["calls_in_this_instance"], 1, "call {call}");
+    }
+    // That work runs on a thread that gets a CPU only when no request wants it.
+    #[cfg(target_os = "linux")]
+    {
+        let policies = thread_policies("pack-ready");
+        assert!(!policies.is_empty(), "no pack-ready thread");
+        const SCHED_IDLE: u32 = 5;
+        assert!(policies.iter().all(|p| *p == SCHED_IDLE), "{policies:?}");
     }
 
     // Two slots: one held by the greeter's instance made ahead, one by a running call. A
