@@ -71,7 +71,12 @@ fn run(shared: &Shared, runtime: &tokio::runtime::Runtime) {
     loop {
         let next = shared.jobs.lock().unwrap().pop_front();
         if let Some(job) = next {
-            job(runtime);
+            // A job that panics must not end the thread: the jobs queued after it hold used
+            // stores, and with them slots of the instance pool.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(runtime)));
+            if ran.is_err() {
+                tracing::error!("a background pack job panicked; the thread carries on");
+            }
             last_job = Instant::now();
             continue;
         }
