@@ -103,6 +103,13 @@ fn body(response: &tessera_plugins::runtime::PackResponse) -> Value {
 }
 
 /// The greeter's `/settings` answer: what configuration and secrets the call saw.
+/// The greeter, version 1.0.0, loaded into `runtime`.
+async fn load_greeter_v1(runtime: &PackRuntime) -> Arc<tessera_plugins::LoadedPack> {
+    let built = packs::built();
+    let archive = packs::archive(&packs::greeter_manifest("1.0.0", &[]), &built.greeter_v1);
+    runtime.load(&archive).await.unwrap()
+}
+
 async fn call_settings(
     runtime: &PackRuntime,
     loaded: &Arc<tessera_plugins::LoadedPack>,
@@ -121,10 +128,8 @@ async fn call_settings(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_well_behaved_pack_registers_and_answers() {
-    let built = packs::built();
     let runtime = PackRuntime::new(limits(), None).unwrap();
-    let archive = packs::archive(&packs::greeter_manifest("1.0.0", &[]), &built.greeter_v1);
-    let loaded = runtime.load(&archive).await.unwrap();
+    let loaded = load_greeter_v1(&runtime).await;
     let paths: Vec<&str> = loaded
         .registration
         .routes
@@ -185,13 +190,7 @@ async fn hostile_calls_end_with_clear_errors_and_the_host_carries_on() {
         .load(&packs::archive(&packs::hostile_manifest(), &built.hostile))
         .await
         .unwrap();
-    let greeter = runtime
-        .load(&packs::archive(
-            &packs::greeter_manifest("1.0.0", &[]),
-            &built.greeter_v1,
-        ))
-        .await
-        .unwrap();
+    let greeter = load_greeter_v1(&runtime).await;
     let services = Arc::new(Recorder::default());
     let call = |path: &'static str| {
         let ctx = context(&hostile, services.clone());
@@ -389,13 +388,7 @@ async fn until_one_is_made_ahead(runtime: &PackRuntime) {
 async fn instances_made_ahead_serve_one_call_each_in_the_calls_own_context() {
     let built = packs::built();
     let runtime = PackRuntime::new(limits(), None).unwrap();
-    let loaded = runtime
-        .load(&packs::archive(
-            &packs::greeter_manifest("1.0.0", &[]),
-            &built.greeter_v1,
-        ))
-        .await
-        .unwrap();
+    let loaded = load_greeter_v1(&runtime).await;
     let services = Arc::new(Recorder::default());
     for call in 0..5 {
         if call > 0 {
@@ -431,13 +424,7 @@ async fn instances_made_ahead_serve_one_call_each_in_the_calls_own_context() {
         )
         .unwrap(),
     );
-    let greeter = small
-        .load(&packs::archive(
-            &packs::greeter_manifest("1.0.0", &[]),
-            &built.greeter_v1,
-        ))
-        .await
-        .unwrap();
+    let greeter = load_greeter_v1(&small).await;
     let hostile = small
         .load(&packs::archive(&packs::hostile_manifest(), &built.hostile))
         .await
