@@ -4,23 +4,23 @@
 //! on a shared VM do not.
 //!
 //! ```sh
-//! cargo build --release --locked --target wasm32-wasip2 --manifest-path plugins/tests/packs/Cargo.toml
 //! cargo build --release -p tessera-plugins --example callcost
-//! GREETER=target/wasm32-wasip2/release/greeter.wasm valgrind --tool=callgrind --cache-sim=yes \
+//! valgrind --tool=callgrind --cache-sim=yes \
 //!   --toggle-collect='tessera_plugins::runtime::PackRuntime::call_route*' \
 //!   ./target/release/examples/callcost
 //! ```
 //!
-//! `CALLS` sets the number of calls (default 40); `FLUSH_MB` touches that many MiB between
-//! calls, as other requests would, to see what the call costs with cold caches.
+//! It builds the test packs first, as the tests do (`tests/support/packs.rs`). `CALLS` sets the
+//! number of calls (default 40); `FLUSH_MB` touches that many MiB between calls, as other
+//! requests would, to see what the call costs with cold caches.
 
 use std::time::Duration;
 
-use anyhow::Context;
 use tessera_plugins::runtime::{Caller, RouteRequest};
-use tessera_plugins::{CallContext, Limits, PackArchive, PackRuntime};
+use tessera_plugins::{CallContext, Limits, PackRuntime};
 
-const MANIFEST: &str = "id: greeter\nversion: 1.0.0\nkind: specialty\npublisher: Bench\nabi: 0.1.0\npermissions:\n  fhir:\n    Patient: [read, search, create]\n  features:\n    greet:\n      roles: [clinician]\n";
+#[path = "../tests/support/packs.rs"]
+mod packs;
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -57,9 +57,10 @@ fn hello_request() -> RouteRequest {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let path = std::env::var("GREETER").context("set GREETER to the built greeter.wasm")?;
-    let wasm = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
-    let archive = PackArchive::from_parts(MANIFEST.to_string(), wasm, Default::default())?;
+    let archive = packs::archive(
+        &packs::greeter_manifest("1.0.0", &[]),
+        &packs::built().greeter_v1,
+    );
     // Valgrind cannot reserve the default pool's address space; three slots are enough for
     // one call, the instance made ahead and the store being dropped.
     let limits = Limits {
