@@ -29,10 +29,6 @@ pub struct PacksReport {
     pub native_p99_us: f64,
     pub pack_p50_us: f64,
     pub pack_p99_us: f64,
-    /// The same pack over ABI 0.1.0 (the request as a record, not one buffer), alternating
-    /// with the native route in a phase of its own.
-    pub record_native_p50_us: f64,
-    pub record_pack_p50_us: f64,
     /// Each route measured back to back instead of alternating.
     pub native_alone_p50_us: f64,
     pub pack_alone_p50_us: f64,
@@ -142,11 +138,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// The greeter (built for ABI 0.1.1) at `version`, declared as built for `abi`: 0.1.1 hands
-/// it the request as one buffer, 0.1.0 as a record.
-fn greeter_manifest(version: &str, abi: &str) -> String {
+fn greeter_manifest(id: &str) -> String {
     format!(
-        "id: greeter\nversion: {version}\nkind: specialty\npublisher: Bench\nabi: {abi}\npermissions:\n  fhir:\n    Patient: [read, search, create]\n  features:\n    greet:\n      roles: [clinician]\n"
+        "id: {id}\nversion: 1.0.0\nkind: specialty\npublisher: Bench\nabi: 0.1.0\npermissions:\n  fhir:\n    Patient: [read, search, create]\n  features:\n    greet:\n      roles: [clinician]\n"
     )
 }
 
@@ -190,17 +184,10 @@ pub async fn run(calls: usize, tenants: usize, ready_instances: u32) -> Result<P
     let rss_start = rss_mib();
     let state = crate::server::app_state(config).await?;
     state.tenants.create("acme", None).await?;
-    // Runs the greeter over ABI 0.1.0, for the comparison.
-    state.tenants.create("acme0", None).await?;
     let greeter = std::fs::read(wasm.join("greeter.wasm"))?;
     let hostile = std::fs::read(wasm.join("hostile.wasm"))?;
     let archive = PackArchive::from_parts(
-        greeter_manifest("1.0.0", "0.1.1"),
-        greeter.clone(),
-        Default::default(),
-    )?;
-    let record_archive = PackArchive::from_parts(
-        greeter_manifest("0.9.0", "0.1.0"),
+        greeter_manifest("greeter"),
         greeter.clone(),
         Default::default(),
     )?;
@@ -236,29 +223,26 @@ pub async fn run(calls: usize, tenants: usize, ready_instances: u32) -> Result<P
     let (ready_call_p50_us, ready_call_p99_us) = trivial_calls(&runtime, &loaded, calls).await?;
 
     // A pack route against its native twin over HTTP.
-    for (tenant, archive) in [("acme", &archive), ("acme0", &record_archive)] {
-        state
-            .packs
-            .install(&archive.write(), "bench")
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message()))?;
-        let consent = archive.manifest.permissions.clone();
-        state
-            .packs
-            .enable(
-                tenant,
-                "greeter",
-                EnableRequest {
-                    version: Some(archive.manifest.version.to_string()),
-                    consent: Some(consent),
-                    enabled: true,
-                    ..Default::default()
-                },
-                "bench",
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message()))?;
-    }
+    state
+        .packs
+        .install(&archive.write(), "bench")
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message()))?;
+    let consent = archive.manifest.permissions.clone();
+    state
+        .packs
+        .enable(
+            "acme",
+            "greeter",
+            EnableRequest {
+                consent: Some(consent),
+                enabled: true,
+                ..Default::default()
+            },
+            "bench",
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message()))?;
     // The same route without HTTP: settings, grant, instantiation, the guest's work.
     let user = std::sync::Arc::new(crate::auth::rbac::Grant::for_roles(
         "acme",
@@ -315,34 +299,40 @@ pub async fn run(calls: usize, tenants: usize, ready_instances: u32) -> Result<P
         )
         .await
     });
-    let local = state.auth.local.as_ref().context("the local issuer")?;
-    let token_for = |tenant: &str| {
-        local.issue(&crate::auth::local::TokenRequest {
-            tenant: tenant.into(),
+    let token = state
+        .auth
+        .local
+        .as_ref()
+        .context("the local issuer")?
+        .issue(&crate::auth::local::TokenRequest {
+            tenant: "acme".into(),
             subject: "bench".into(),
             username: None,
             roles: vec!["clinician".into()],
             patient: None,
             lifetime_seconds: 3600,
-        })
-    };
-    let (token, record_token) = (token_for("acme")?, token_for("acme0")?);
+        })?;
     let client = reqwest::Client::new();
     let native_url = format!("http://{addr}/t/acme/native/hello/Ann");
     let pack_url = format!("http://{addr}/t/acme/packs/greeter/hello/Ann");
-    let record_native_url = format!("http://{addr}/t/acme0/native/hello/Ann");
-    let record_url = format!("http://{addr}/t/acme0/packs/greeter/hello/Ann");
+    let (mut native_times, mut pack_times) = (Vec::new(), Vec::new());
     eprintln!("the native and the pack route, alternating ...");
-    let (native_times, pack_times) =
-        alternate(&client, [&native_url, &pack_url], &token, calls).await?;
-    eprintln!("the native and the pack route over ABI 0.1.0, alternating ...");
-    let (record_native_times, record_pack_times) = alternate(
-        &client,
-        [&record_native_url, &record_url],
-        &record_token,
-        calls,
-    )
-    .await?;
+    for i in 0..calls + 100 {
+        for (url, into) in [
+            (&native_url, &mut native_times),
+            (&pack_url, &mut pack_times),
+        ] {
+            let started = Instant::now();
+            let response = client.get(url.as_str()).bearer_auth(&token).send().await?;
+            anyhow::ensure!(response.status() == 200, "{url}: {}", response.status());
+            response.bytes().await?;
+            if i >= 100 {
+                into.push(started.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+    }
+    native_times.sort_by(f64::total_cmp);
+    pack_times.sort_by(f64::total_cmp);
     // Each route again on its own, back to back: what alternating costs each (caches, the
     // instance slot's pages) shows as the difference.
     eprintln!("the native route back to back ...");
@@ -415,8 +405,6 @@ pub async fn run(calls: usize, tenants: usize, ready_instances: u32) -> Result<P
         native_p99_us: percentile(&native_times, 0.99),
         pack_p50_us: percentile(&pack_times, 0.5),
         pack_p99_us: percentile(&pack_times, 0.99),
-        record_native_p50_us: percentile(&record_native_times, 0.5),
-        record_pack_p50_us: percentile(&record_pack_times, 0.5),
         native_alone_p50_us: percentile(&native_alone, 0.5),
         pack_alone_p50_us: percentile(&pack_alone, 0.5),
         native_cpu_us: native_counters.cpu_us,
@@ -440,33 +428,6 @@ pub async fn run(calls: usize, tenants: usize, ready_instances: u32) -> Result<P
         tenants,
         packs_per_tenant: 5,
     })
-}
-
-/// `calls` requests to each of two URLs in turn, after 100 warm-up rounds: each one's times in
-/// microseconds, sorted.
-async fn alternate(
-    client: &reqwest::Client,
-    urls: [&str; 2],
-    token: &str,
-    calls: usize,
-) -> Result<(Vec<f64>, Vec<f64>)> {
-    let mut times = [Vec::with_capacity(calls), Vec::with_capacity(calls)];
-    for i in 0..calls + 100 {
-        for (url, into) in urls.iter().zip(times.iter_mut()) {
-            let started = Instant::now();
-            let response = client.get(*url).bearer_auth(token).send().await?;
-            anyhow::ensure!(response.status() == 200, "{url}: {}", response.status());
-            response.bytes().await?;
-            if i >= 100 {
-                into.push(started.elapsed().as_secs_f64() * 1e6);
-            }
-        }
-    }
-    for series in &mut times {
-        series.sort_by(f64::total_cmp);
-    }
-    let [first, second] = times;
-    Ok((first, second))
 }
 
 /// `calls` identifier checks by the greeter, 200 µs apart, after 100 warm-up ones: their
@@ -549,12 +510,6 @@ pub fn print(report: &PacksReport) {
         r.pack_p50_us - r.native_p50_us
     );
     println!(
-        "  the same pack over ABI 0.1.0 (the request as a record), alternating: native p50 {:.1} µs, pack p50 {:.1} µs, added {:.1} µs",
-        r.record_native_p50_us,
-        r.record_pack_p50_us,
-        r.record_pack_p50_us - r.record_native_p50_us
-    );
-    println!(
         "  back to back, not alternating: native p50 {:.1} µs, pack p50 {:.1} µs, added {:.1} µs",
         r.native_alone_p50_us,
         r.pack_alone_p50_us,
@@ -585,7 +540,7 @@ pub fn print(report: &PacksReport) {
         r.component_bytes / 1024
     );
     println!(
-        "  memory (RSS): {:.0} MiB at start, {:.0} MiB with the engine, 7 packs installed and the HTTP phase done, {:.0} MiB with {} tenants × {} packs enabled, {:.0} MiB with every one prepared for a call; {:.2} ms per enable",
+        "  memory (RSS): {:.0} MiB at start, {:.0} MiB with the engine, 6 packs installed and the HTTP phase done, {:.0} MiB with {} tenants × {} packs enabled, {:.0} MiB with every one prepared for a call; {:.2} ms per enable",
         r.rss_start_mib, r.rss_installed_mib, r.rss_enabled_mib, r.tenants, r.packs_per_tenant, r.rss_called_mib, r.enable_ms
     );
 }

@@ -12,9 +12,7 @@
 //!
 //! It builds the test packs first, as the tests do (`tests/support/packs.rs`). `CALLS` sets the
 //! number of calls (default 40); `FLUSH_MB` touches that many MiB between calls, as other
-//! requests would, to see what the call costs with cold caches; `ABI=0.1.0` declares the
-//! greeter as built for ABI 0.1.0, so that the request is handed over as a record rather than
-//! as one buffer (0.1.1, the default).
+//! requests would, to see what the call costs with cold caches.
 
 use std::time::Duration;
 
@@ -59,10 +57,10 @@ fn hello_request() -> RouteRequest {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let abi = std::env::var("ABI").unwrap_or_else(|_| "0.1.1".into());
-    let manifest =
-        packs::greeter_manifest("1.0.0", &[]).replace("abi: 0.1.1", &format!("abi: {abi}"));
-    let archive = packs::archive(&manifest, &packs::built().greeter_v1);
+    let archive = packs::archive(
+        &packs::greeter_manifest("1.0.0", &[]),
+        &packs::built().greeter_v1,
+    );
     // Valgrind cannot reserve the default pool's address space; three slots are enough for
     // one call, the instance made ahead and the store being dropped.
     let limits = Limits {

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::{Store, UpdateDeadline};
 
@@ -29,9 +30,27 @@ use crate::manifest::Manifest;
 use crate::ready::{Prepared, ReadyPool};
 use crate::registration::Registration;
 
-/// The user a call runs for, and a request to a pack route or webhook, as the pack sees them:
-/// the types of the ABI's request buffer, so that the host encodes them as they are.
-pub use tessera_pack_wire::{Caller, Request as RouteRequest};
+/// The user a call runs for, as the pack sees them.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Caller {
+    pub user: String,
+    pub username: Option<String>,
+    pub roles: Vec<String>,
+    pub patient: Option<String>,
+    pub location: Option<String>,
+}
+
+/// A request to a pack route or webhook.
+#[derive(Clone, Debug, Default)]
+pub struct RouteRequest {
+    pub method: String,
+    pub path: String,
+    pub params: Vec<(String, String)>,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub caller: Caller,
+}
 
 #[derive(Clone, Debug)]
 pub struct PackResponse {

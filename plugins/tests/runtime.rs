@@ -472,94 +472,11 @@ async fn compiled_components_are_cached_on_disk() {
     eprintln!("compile {compiled:?}, from cache {:?}", started.elapsed());
 }
 
-/// ABI 0.1.1 hands the request over as one buffer, 0.1.0 as a record: the greeter (built for
-/// 0.1.1, so it answers both) must see the same request either way, every field of it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn both_abis_hand_the_pack_the_same_request() {
-    let built = packs::built();
-    let runtime = PackRuntime::new(limits(), None).unwrap();
-    let services = Arc::new(Recorder::default());
-    let request = RouteRequest {
-        method: "POST".into(),
-        path: "/echo/x/ü".into(),
-        params: vec![("a".into(), "x".into()), ("b".into(), "ü".into())],
-        query: "q=1&r=%20".into(),
-        headers: vec![
-            ("accept".into(), "*/*".into()),
-            ("x-trace".into(), "t".repeat(3000)),
-        ],
-        body: (0..=255).collect(),
-        caller: Caller {
-            user: "u1".into(),
-            username: Some("Dr Ann".into()),
-            roles: vec!["clinician".into(), "admin".into()],
-            patient: None,
-            location: Some("Location/ward-3".into()),
-        },
-    };
-    let mut answers = Vec::new();
-    for abi in ["0.1.0", "0.1.1"] {
-        let manifest =
-            packs::greeter_manifest("1.0.0", &[]).replace("abi: 0.1.1", &format!("abi: {abi}"));
-        let loaded = runtime
-            .load(&packs::archive(&manifest, &built.greeter_v1))
-            .await
-            .unwrap();
-        assert_eq!(loaded.manifest.abi.to_string(), abi);
-        let echoed = runtime
-            .call_route(&loaded, context(&loaded, services.clone()), request.clone())
-            .await
-            .unwrap();
-        let hook = runtime
-            .call_webhook(
-                &loaded,
-                context(&loaded, services.clone()),
-                "ping".into(),
-                request.clone(),
-            )
-            .await
-            .unwrap();
-        answers.push((body(&echoed), body(&hook)));
-    }
-    let (echo, hook) = &answers[0];
-    assert_eq!(echo["path"], "/echo/x/ü");
-    assert_eq!(echo["headers"][1][1].as_str().unwrap().len(), 3000);
-    assert_eq!(echo["body"].as_array().unwrap().len(), 256);
-    assert_eq!(
-        echo["caller"],
-        json!([
-            "u1",
-            "Dr Ann",
-            ["clinician", "admin"],
-            null,
-            "Location/ward-3"
-        ])
-    );
-    assert_eq!(hook["bytes"], 256);
-    assert_eq!(answers[0], answers[1]);
-}
-
-/// A manifest that declares 0.1.1 for a component built against 0.1.0 (which lacks the
-/// `-encoded` handlers) is refused at load, saying what to do.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pack_declaring_an_abi_it_was_not_built_for_is_refused() {
-    let built = packs::built();
-    let runtime = PackRuntime::new(limits(), None).unwrap();
-    let manifest = packs::hostile_manifest().replace("abi: 0.1.0", "abi: 0.1.1");
-    let err = runtime
-        .load(&packs::archive(&manifest, &built.hostile))
-        .await
-        .unwrap_err();
-    let err = format!("{err:#}");
-    assert!(err.contains("declares ABI 0.1.1"), "{err}");
-    assert!(err.contains("abi: 0.1.0"), "{err}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abi_the_host_lacks_is_refused() {
     let built = packs::built();
     let runtime = PackRuntime::new(limits(), None).unwrap();
-    let manifest = packs::greeter_manifest("1.0.0", &[]).replace("abi: 0.1.1", "abi: 0.9.0");
+    let manifest = packs::greeter_manifest("1.0.0", &[]).replace("abi: 0.1.0", "abi: 0.9.0");
     let err = runtime
         .load(&packs::archive(&manifest, &built.greeter_v1))
         .await

@@ -1,8 +1,7 @@
 //! Every released pack ABI, each with its own bindings (Zed's extension host model): a pack
 //! runs against the version its manifest declares, so packs built for an old ABI keep
 //! working after the host moves on. Adding a version means a new `v*_*.rs` beside the old,
-//! and an arm in [`Bindings`]; released ones do not change. A version that only adds to the
-//! one before it (0.1.1 adds two handlers to 0.1.0) is served by that version's module.
+//! and an arm in [`Bindings`]; released ones do not change.
 
 pub mod v0_1;
 
@@ -16,7 +15,7 @@ use crate::runtime::{PackEvent, PackResponse, RouteRequest};
 
 /// The ABI versions this host serves.
 pub fn supported() -> Vec<Version> {
-    vec![Version::new(0, 1, 0), Version::new(0, 1, 1)]
+    vec![Version::new(0, 1, 0)]
 }
 
 /// A linker per ABI version, with WASI and that version's capabilities.
@@ -33,15 +32,8 @@ impl Linkers {
 
     /// Prepares a component for the ABI its manifest declares.
     pub fn prepare(&self, abi: &Version, component: &Component) -> wasmtime::Result<Bindings> {
-        for (version, encoded) in [
-            (Version::new(0, 1, 0), false),
-            (Version::new(0, 1, 1), true),
-        ] {
-            if *abi == version {
-                return Ok(Bindings::V0_1(v0_1::prepare(
-                    &self.v0_1, component, encoded,
-                )?));
-            }
+        if *abi == Version::new(0, 1, 0) {
+            return Ok(Bindings::V0_1(v0_1::prepare(&self.v0_1, component)?));
         }
         wasmtime::bail!(
             "this server does not serve pack ABI {abi}; it serves {}",
@@ -54,10 +46,9 @@ impl Linkers {
     }
 }
 
-/// A component prepared against one ABI version (an `InstancePre`; `V0_1` serves 0.1.0 and
-/// 0.1.1).
+/// A component prepared against one ABI version (an `InstancePre`).
 pub enum Bindings {
-    V0_1(v0_1::Pre),
+    V0_1(v0_1::PackPre<HostState>),
 }
 
 impl Bindings {
@@ -71,7 +62,7 @@ impl Bindings {
 
 /// One instance of a pack, of the ABI version it was built for.
 pub enum Instance {
-    V0_1(v0_1::Handlers),
+    V0_1(v0_1::Pack),
 }
 
 impl Instance {

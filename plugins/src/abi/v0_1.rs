@@ -1,14 +1,7 @@
-//! ABIs `tessera:pack@0.1.0` and `0.1.1` (released; never change). Translates between the
+//! ABI `tessera:pack@0.1.0` (released; never changes). Translates between this version's
 //! generated types and the host's own, and delegates every import to `crate::capabilities`.
-//!
-//! 0.1.1 is 0.1.0 with two more handlers, which take the request as one buffer
-//! (`tessera_pack_wire`); its imports and types are 0.1.0's. So one set of bindings serves
-//! both: wasmtime finds a 0.1.1 component's `handlers` export under the 0.1.0 name (semver),
-//! and a 0.1.1 pack's two `-encoded` handlers are looked up beside them.
 
-use wasmtime::component::{
-    Component, ComponentExportIndex, HasSelf, InstancePre, Linker, TypedFunc,
-};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
 use crate::capabilities::{self, http, HostState};
@@ -18,7 +11,7 @@ use crate::routes::RoutePattern;
 use crate::runtime::{PackEvent, PackResponse, RouteRequest};
 
 wasmtime::component::bindgen!({
-    path: "../sdk/wit/0.1.0",
+    path: "../sdk/wit",
     world: "tessera:pack/pack@0.1.0",
     imports: { default: async },
     exports: { default: async },
@@ -33,71 +26,11 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     Ok(linker)
 }
 
-/// Where a 0.1.1 pack's `-encoded` handlers are in its component.
-struct EncodedIndices {
-    route: ComponentExportIndex,
-    webhook: ComponentExportIndex,
-}
-
-type EncodedRoute = TypedFunc<(Vec<u8>,), (Result<abi::Response, String>,)>;
-type EncodedWebhook = TypedFunc<(String, Vec<u8>), (Result<abi::Response, String>,)>;
-
-/// A 0.1.1 pack's `-encoded` handlers in one instance.
-struct Encoded {
-    route: EncodedRoute,
-    webhook: EncodedWebhook,
-}
-
-/// A component linked against this module's bindings (an `InstancePre`).
-pub struct Pre {
-    pre: InstancePre<HostState>,
-    indices: PackIndices,
-    /// Some for a 0.1.1 pack.
-    encoded: Option<EncodedIndices>,
-}
-
-/// One instance of a 0.1.0 or 0.1.1 pack.
-pub struct Handlers {
-    pack: Pack,
-    encoded: Option<Encoded>,
-}
-
-/// Links a component built for 0.1.0 or, with `encoded`, for 0.1.1.
 pub fn prepare(
     linker: &Linker<HostState>,
     component: &Component,
-    encoded: bool,
-) -> wasmtime::Result<Pre> {
-    let pre = linker.instantiate_pre(component)?;
-    let indices = PackIndices::new(&pre)?;
-    let encoded = encoded.then(|| encoded_indices(component)).transpose()?;
-    Ok(Pre {
-        pre,
-        indices,
-        encoded,
-    })
-}
-
-fn encoded_indices(component: &Component) -> wasmtime::Result<EncodedIndices> {
-    let missing = |name: &str| {
-        wasmtime::format_err!(
-            "the pack declares ABI 0.1.1, but its component does not export \
-             tessera:pack/handlers@0.1.1#{name}: declare the ABI it was built against \
-             (abi: 0.1.0), or rebuild it with the current SDK"
-        )
-    };
-    let handlers = component
-        .get_export_index(None, "tessera:pack/handlers@0.1.1")
-        .ok_or_else(|| missing("handlers"))?;
-    let find = |name: &str| {
-        component
-            .get_export_index(Some(&handlers), name)
-            .ok_or_else(|| missing(name))
-    };
-    Ok(EncodedIndices {
-        route: find("handle-route-encoded")?,
-        webhook: find("handle-webhook-encoded")?,
-    })
+) -> wasmtime::Result<PackPre<HostState>> {
+    PackPre::new(linker.instantiate_pre(component)?)
 }
 
 fn host_error(err: capabilities::HostError) -> abi::HostError {
@@ -247,11 +180,10 @@ fn response(response: abi::Response) -> PackResponse {
 }
 
 pub async fn register(
-    handlers: &Handlers,
+    pack: &Pack,
     store: &mut Store<HostState>,
 ) -> wasmtime::Result<reg::Registration> {
-    let got = handlers
-        .pack
+    let got = pack
         .tessera_pack_handlers()
         .call_register(&mut *store)
         .await?;
@@ -332,67 +264,41 @@ pub async fn register(
     })
 }
 
-/// A fresh instance of the pack, not yet called. The `-encoded` handlers' types are checked
-/// here, ahead of any call (instances are made on the background thread).
-pub async fn instantiate(pre: &Pre, store: &mut Store<HostState>) -> wasmtime::Result<Handlers> {
-    let instance = pre.pre.instantiate_async(&mut *store).await?;
-    let pack = pre.indices.load(&mut *store, &instance)?;
-    let encoded = match &pre.encoded {
-        None => None,
-        Some(at) => Some(Encoded {
-            route: instance.get_typed_func(&mut *store, &at.route)?,
-            webhook: instance.get_typed_func(&mut *store, &at.webhook)?,
-        }),
-    };
-    Ok(Handlers { pack, encoded })
+/// A fresh instance of the pack, not yet called.
+pub async fn instantiate(
+    pre: &PackPre<HostState>,
+    store: &mut Store<HostState>,
+) -> wasmtime::Result<Pack> {
+    pre.instantiate_async(&mut *store).await
 }
 
 pub async fn handle_route(
-    handlers: &Handlers,
+    pack: &Pack,
     store: &mut Store<HostState>,
     route_request: &RouteRequest,
 ) -> wasmtime::Result<Result<PackResponse, String>> {
-    let answer = match &handlers.encoded {
-        Some(encoded) => {
-            let buffer = tessera_pack_wire::encode(route_request);
-            encoded.route.call_async(&mut *store, (buffer,)).await?.0
-        }
-        None => {
-            handlers
-                .pack
-                .tessera_pack_handlers()
-                .call_handle_route(&mut *store, &request(route_request))
-                .await?
-        }
-    };
+    let answer = pack
+        .tessera_pack_handlers()
+        .call_handle_route(&mut *store, &request(route_request))
+        .await?;
     Ok(answer.map(response))
 }
 
 pub async fn handle_webhook(
-    handlers: &Handlers,
+    pack: &Pack,
     store: &mut Store<HostState>,
     name: &str,
     route_request: &RouteRequest,
 ) -> wasmtime::Result<Result<PackResponse, String>> {
-    let answer = match &handlers.encoded {
-        Some(encoded) => {
-            let buffer = tessera_pack_wire::encode(route_request);
-            let args = (name.to_string(), buffer);
-            encoded.webhook.call_async(&mut *store, args).await?.0
-        }
-        None => {
-            handlers
-                .pack
-                .tessera_pack_handlers()
-                .call_handle_webhook(&mut *store, name, &request(route_request))
-                .await?
-        }
-    };
+    let answer = pack
+        .tessera_pack_handlers()
+        .call_handle_webhook(&mut *store, name, &request(route_request))
+        .await?;
     Ok(answer.map(response))
 }
 
 pub async fn handle_event(
-    handlers: &Handlers,
+    pack: &Pack,
     store: &mut Store<HostState>,
     event: &PackEvent,
 ) -> wasmtime::Result<Result<(), String>> {
@@ -402,22 +308,18 @@ pub async fn handle_event(
         interaction: event.interaction.clone(),
         body: event.body.clone(),
     };
-    handlers
-        .pack
-        .tessera_pack_handlers()
+    pack.tessera_pack_handlers()
         .call_handle_event(&mut *store, &event)
         .await
 }
 
 pub async fn validate_identifier(
-    handlers: &Handlers,
+    pack: &Pack,
     store: &mut Store<HostState>,
     system: &str,
     value: &str,
 ) -> wasmtime::Result<Result<(), String>> {
-    handlers
-        .pack
-        .tessera_pack_handlers()
+    pack.tessera_pack_handlers()
         .call_validate_identifier(&mut *store, system, value)
         .await
 }

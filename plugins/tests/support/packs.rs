@@ -59,7 +59,7 @@ version: {version}
 kind: specialty
 publisher: Tessera tests
 description: Greets people and reads their names
-abi: 0.1.1
+abi: 0.1.0
 permissions:
   fhir:
     Patient: [read, search, create]

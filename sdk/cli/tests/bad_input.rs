@@ -123,12 +123,12 @@ fn unknown_permissions_resource_types_and_roles_are_named() {
 fn an_abi_the_host_lacks_lists_the_ones_it_serves() {
     let (_dir, pack) = scaffold("future-abi");
     edit(&pack, "pack.yaml", |t| {
-        t.replace("abi: 0.1.1", "abi: 0.9.0")
+        t.replace("abi: 0.1.0", "abi: 0.9.0")
     });
     let err = check_fails(&pack);
     assert!(
         err.contains(
-            "pack.yaml line 8: abi 0.9.0 is not served by this Tessera, which serves 0.1.0, 0.1.1"
+            "pack.yaml line 8: abi 0.9.0 is not served by this Tessera, which serves 0.1.0"
         ),
         "{err}"
     );

@@ -28,7 +28,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::bindings::tessera::pack0_1_0::config as host;
+use crate::bindings::tessera::pack::config as host;
 use crate::error::{Error, Result};
 
 /// The configuration (without secrets) as JSON; an empty object when nothing is set.

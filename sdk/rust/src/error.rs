@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::bindings::tessera::pack0_1_0::types::HostError;
+use crate::bindings::tessera::pack::types::HostError;
 
 /// What went wrong, and therefore which HTTP status the caller gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! Every call runs in a fresh instance, so the pack's definition function runs once per call;
 //! building a `Pack` is a handful of allocations.
 
-use crate::bindings::tessera::pack0_1_0::types as abi;
+use crate::bindings::tessera::pack::types as abi;
 use crate::error::Error;
 use crate::pack::{Event, Interaction, Pack};
 use crate::request::{Method, Request};
@@ -104,16 +104,7 @@ pub fn register(pack: Pack, content: &Content) -> abi::Registration {
 
 /// Answers a route: the handler's response, or its error as a JSON error response.
 pub fn handle_route(pack: Pack, request: abi::Request) -> Result<abi::Response, String> {
-    Ok(answer_route(pack, Request::from_host(request)))
-}
-
-/// Answers a route given the request buffer (ABI 0.1.1).
-pub fn handle_route_encoded(pack: Pack, request: Vec<u8>) -> Result<abi::Response, String> {
-    let request = tessera_pack_wire::decode(&request).map_err(|e| e.to_string())?;
-    Ok(answer_route(pack, Request::from_wire(request)))
-}
-
-fn answer_route(pack: Pack, request: Request) -> abi::Response {
+    let request = Request::from_host(request);
     let response = match routing::find(&pack.routes, request.method(), request.path()) {
         Some(entry) => (entry.handler)(&request).unwrap_or_else(Response::from),
         // The host only routes requests to registered routes; this answers a host that
@@ -124,7 +115,7 @@ fn answer_route(pack: Pack, request: Request) -> abi::Response {
             request.path()
         ))),
     };
-    response.into_host()
+    Ok(response.into_host())
 }
 
 /// Answers a webhook.
@@ -133,25 +124,12 @@ pub fn handle_webhook(
     name: String,
     request: abi::Request,
 ) -> Result<abi::Response, String> {
-    Ok(answer_webhook(pack, &name, Request::from_host(request)))
-}
-
-/// Answers a webhook given the request buffer (ABI 0.1.1).
-pub fn handle_webhook_encoded(
-    pack: Pack,
-    name: String,
-    request: Vec<u8>,
-) -> Result<abi::Response, String> {
-    let request = tessera_pack_wire::decode(&request).map_err(|e| e.to_string())?;
-    Ok(answer_webhook(pack, &name, Request::from_wire(request)))
-}
-
-fn answer_webhook(pack: Pack, name: &str, request: Request) -> abi::Response {
+    let request = Request::from_host(request);
     let response = match pack.webhooks.iter().find(|hook| hook.name == name) {
         Some(hook) => (hook.handler)(&request).unwrap_or_else(Response::from),
         None => Response::from(Error::not_found(format!("no webhook named {name}"))),
     };
-    response.into_host()
+    Ok(response.into_host())
 }
 
 /// Delivers an event to every subscription it matches; the first error fails the delivery.
@@ -272,31 +250,6 @@ mod tests {
         assert_eq!(failed.status, 400);
         let missing = handle_route(pack(), host_request("GET", "/nowhere", &[])).unwrap();
         assert_eq!(missing.status, 404);
-    }
-
-    #[test]
-    fn the_request_buffer_reaches_the_same_handlers() {
-        let encoded = |method: &str, path: &str, params: &[(&str, &str)]| {
-            tessera_pack_wire::encode(&tessera_pack_wire::Request {
-                method: method.into(),
-                path: path.into(),
-                params: params
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                ..Default::default()
-            })
-        };
-        let ok = handle_route_encoded(pack(), encoded("GET", "/hello/Ann", &[("name", "Ann")]));
-        assert_eq!(ok.unwrap().body, br#"{"hello":"Ann"}"#);
-        let failed = handle_route_encoded(pack(), encoded("GET", "/fails", &[])).unwrap();
-        assert_eq!(failed.status, 400);
-        let mut truncated = encoded("GET", "/hello/Ann", &[("name", "Ann")]);
-        truncated.pop();
-        let err = handle_route_encoded(pack(), truncated).unwrap_err();
-        assert!(err.contains("request buffer is malformed"), "{err}");
-        let hook = handle_webhook_encoded(pack(), "nowhere".into(), encoded("POST", "/", &[]));
-        assert_eq!(hook.unwrap().status, 404);
     }
 
     #[test]

@@ -16,7 +16,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::bindings::tessera::pack0_1_0::kv as host;
+use crate::bindings::tessera::pack::kv as host;
 use crate::error::{Error, Result};
 
 /// The value stored under `key`, if any.

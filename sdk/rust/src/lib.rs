@@ -2,7 +2,7 @@
 //!
 //! A pack is a WebAssembly component that a Tessera server runs in a sandbox, with nothing
 //! but what an organization's admin granted it (`docs/packs.md`). This crate is everything a
-//! pack's code touches: it wraps the `tessera:pack@0.1.1` ABI so that a pack is one function
+//! pack's code touches: it wraps the `tessera:pack@0.1.0` ABI so that a pack is one function
 //! returning a [`Pack`] — its routes and handlers — exported with [`export_pack!`]. The pack's
 //! id (from `pack.yaml`), forms (`forms/`) and rules (`rules/`) are embedded and registered
 //! with it at compile time.
@@ -83,11 +83,10 @@ pub mod prelude {
 /// Support for the code `export_pack!` generates; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::bindings::exports::tessera::pack0_1_1::handlers::Guest;
-    pub use crate::bindings::tessera::pack0_1_0::types as abi;
+    pub use crate::bindings::exports::tessera::pack::handlers::Guest;
+    pub use crate::bindings::tessera::pack::types as abi;
     pub use crate::export::{
-        handle_event, handle_route, handle_route_encoded, handle_webhook, handle_webhook_encoded,
-        register, validate_identifier, Content,
+        handle_event, handle_route, handle_webhook, register, validate_identifier, Content,
     };
     pub use tessera_pack_sdk_macros::include_content;
     pub use wit_bindgen::rt as wit_bindgen_rt;
@@ -147,19 +146,6 @@ macro_rules! export_pack {
                     value: ::std::string::String,
                 ) -> ::core::result::Result<(), ::std::string::String> {
                     $crate::__private::validate_identifier($definition(), system, value)
-                }
-
-                fn handle_route_encoded(
-                    request: ::std::vec::Vec<u8>,
-                ) -> ::core::result::Result<abi::Response, ::std::string::String> {
-                    $crate::__private::handle_route_encoded($definition(), request)
-                }
-
-                fn handle_webhook_encoded(
-                    name: ::std::string::String,
-                    request: ::std::vec::Vec<u8>,
-                ) -> ::core::result::Result<abi::Response, ::std::string::String> {
-                    $crate::__private::handle_webhook_encoded($definition(), name, request)
                 }
             }
         };

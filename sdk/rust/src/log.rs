@@ -9,7 +9,7 @@
 //! log::warn("the lab answered slowly");
 //! ```
 
-use crate::bindings::tessera::pack0_1_0::log::{log, Level};
+use crate::bindings::tessera::pack::log::{log, Level};
 
 /// Very detailed tracing.
 pub fn trace(message: impl AsRef<str>) {

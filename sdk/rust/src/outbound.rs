@@ -20,8 +20,8 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::bindings::tessera::pack0_1_0::outbound_http as host;
-use crate::bindings::tessera::pack0_1_0::types::Header;
+use crate::bindings::tessera::pack::outbound_http as host;
+use crate::bindings::tessera::pack::types::Header;
 use crate::error::{Error, Result};
 use crate::request::Method;
 

@@ -254,34 +254,8 @@ impl RequestBuilder {
 }
 
 impl Request {
-    /// Translates the host's request as the ABI's `request` record (ABI 0.1.0's handlers).
-    pub(crate) fn from_host(
-        request: crate::bindings::tessera::pack0_1_0::types::Request,
-    ) -> Request {
-        let caller = request.caller;
-        Request::from_wire(tessera_pack_wire::Request {
-            method: request.method,
-            path: request.path,
-            params: request.params,
-            query: request.query,
-            headers: request
-                .headers
-                .into_iter()
-                .map(|h| (h.name, h.value))
-                .collect(),
-            body: request.body,
-            caller: tessera_pack_wire::Caller {
-                user: caller.user,
-                username: caller.username,
-                roles: caller.roles,
-                patient: caller.patient,
-                location: caller.location,
-            },
-        })
-    }
-
-    /// Translates the host's request as decoded from the request buffer (ABI 0.1.1).
-    pub(crate) fn from_wire(request: tessera_pack_wire::Request) -> Request {
+    /// Translates the host's request.
+    pub(crate) fn from_host(request: crate::bindings::tessera::pack::types::Request) -> Request {
         let caller = request.caller;
         Request {
             // The host only routes the methods a route registered, all of which parse.
@@ -290,7 +264,11 @@ impl Request {
             params: request.params,
             query: Query::parse(&request.query),
             raw_query: request.query,
-            headers: request.headers,
+            headers: request
+                .headers
+                .into_iter()
+                .map(|h| (h.name, h.value))
+                .collect(),
             body: request.body,
             caller: Caller {
                 user: caller.user,

@@ -112,8 +112,8 @@ impl Response {
         &self.body
     }
 
-    pub(crate) fn into_host(self) -> crate::bindings::tessera::pack0_1_0::types::Response {
-        use crate::bindings::tessera::pack0_1_0::types as abi;
+    pub(crate) fn into_host(self) -> crate::bindings::tessera::pack::types::Response {
+        use crate::bindings::tessera::pack::types as abi;
         abi::Response {
             status: self.status,
             headers: self

@@ -40,7 +40,7 @@ pub use search::{Prefix, SearchParams};
 
 use serde_json::Value;
 
-use crate::bindings::tessera::pack0_1_0::fhir as host;
+use crate::bindings::tessera::pack::fhir as host;
 use crate::error::{host_json, Result};
 
 fn parse(what: &str, text: String) -> Result<Value> {

@@ -1,20 +1,12 @@
 //! A well-behaved test pack: greets, reads the FHIR store within its grant, counts in its
 //! key-value store, reads its configuration and secret, and calls a granted host.
-//!
-//! Built against ABI 0.1.1 with the raw bindings, so it answers both ways a host can hand it a
-//! request: the `request` record (0.1.0's handlers, called when its manifest says
-//! `abi: 0.1.0`) and the request buffer (0.1.1's `-encoded` handlers).
 
-wit_bindgen::generate!({
-    path: ["../../../../sdk/wit/0.1.0", "../../../../sdk/wit/0.1.1"],
-    world: "tessera:pack/pack@0.1.1",
-    generate_all,
-});
+wit_bindgen::generate!({ path: "../../../../sdk/wit", world: "tessera:pack/pack@0.1.0" });
 
-use exports::tessera::pack0_1_1::handlers::Guest;
+use exports::tessera::pack::handlers::Guest;
 use serde_json::{json, Value};
-use tessera::pack0_1_0::types::*;
-use tessera::pack0_1_0::{config, fhir, kv, log, outbound_http};
+use tessera::pack::types::*;
+use tessera::pack::{config, fhir, kv, log, outbound_http};
 
 /// "2" when built as the `greeter2` crate.
 const VERSION: &str = if env!("CARGO_PKG_NAME").len() == "greeter2".len() {
@@ -48,31 +40,6 @@ fn host_error(err: HostError) -> Response {
         HostError::Unavailable(m) => (503, "unavailable", m),
     };
     reply(status, json!({"error": kind, "message": message}))
-}
-
-/// The request buffer as the bindings' `request` record.
-fn decoded(buffer: &[u8]) -> Result<Request, String> {
-    let request = tessera_pack_wire::decode(buffer).map_err(|e| e.to_string())?;
-    let caller = request.caller;
-    Ok(Request {
-        method: request.method,
-        path: request.path,
-        params: request.params,
-        query: request.query,
-        headers: request
-            .headers
-            .into_iter()
-            .map(|(name, value)| Header { name, value })
-            .collect(),
-        body: request.body,
-        caller: Caller {
-            user: caller.user,
-            username: caller.username,
-            roles: caller.roles,
-            patient: caller.patient,
-            location: caller.location,
-        },
-    })
 }
 
 fn param<'a>(request: &'a Request, name: &str) -> &'a str {
@@ -113,7 +80,6 @@ impl Guest for Greeter {
                 route(&["GET"], "/fetch", None),
                 route(&["POST"], "/patients", Some(("Patient", "create"))),
                 route(&["GET"], "/events", None),
-                route(&["POST"], "/echo/{a}/{b}", None),
             ],
             forms: vec![Form {
                 id: "greeting-survey".into(),
@@ -154,10 +120,7 @@ impl Guest for Greeter {
 
     fn handle_route(request: Request) -> Result<Response, String> {
         let path = request.path.clone();
-        log::log(
-            log::Level::Info,
-            &format!("greeter v{VERSION} {} {path}", request.method),
-        );
+        log::log(log::Level::Info, &format!("greeter v{VERSION} {} {path}", request.method));
         if path.starts_with("/hello/") {
             let config: Value = serde_json::from_str(&config::get_config()).unwrap_or(Value::Null);
             let greeting = config["greeting"].as_str().unwrap_or("Hello");
@@ -228,23 +191,6 @@ impl Guest for Greeter {
                 Err(e) => host_error(e),
             });
         }
-        if path.starts_with("/echo/") {
-            // Everything the host handed over, to compare the two ways of handing it.
-            let caller = &request.caller;
-            let headers: Vec<_> = request
-                .headers
-                .iter()
-                .map(|h| (&h.name, &h.value))
-                .collect();
-            return Ok(reply(
-                200,
-                json!({
-                    "method": request.method, "path": request.path, "params": request.params,
-                    "query": request.query, "headers": headers, "body": request.body,
-                    "caller": [caller.user, caller.username, caller.roles, caller.patient, caller.location],
-                }),
-            ));
-        }
         if path == "/events" {
             let mut heard = Vec::new();
             for key in kv::list_keys("event/").map_err(|e| format!("{e:?}"))? {
@@ -306,14 +252,6 @@ impl Guest for Greeter {
             Ok(_) => Err(format!("{value} is odd")),
             Err(_) => Err(format!("{value:?} is not a number")),
         }
-    }
-
-    fn handle_route_encoded(request: Vec<u8>) -> Result<Response, String> {
-        Self::handle_route(decoded(&request)?)
-    }
-
-    fn handle_webhook_encoded(name: String, request: Vec<u8>) -> Result<Response, String> {
-        Self::handle_webhook(name, decoded(&request)?)
     }
 }
 

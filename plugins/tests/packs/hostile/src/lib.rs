@@ -1,7 +1,7 @@
 //! A hostile test pack: every route tries to escape the sandbox or exhaust the host. The host
 //! must stop each one, leak nothing, and stay healthy.
 
-wit_bindgen::generate!({ path: "../../../../sdk/wit/0.1.0", world: "tessera:pack/pack@0.1.0" });
+wit_bindgen::generate!({ path: "../../../../sdk/wit", world: "tessera:pack/pack@0.1.0" });
 
 use exports::tessera::pack::handlers::Guest;
 use serde_json::{json, Value};
@@ -37,17 +37,8 @@ impl Guest for Hostile {
     fn register() -> Registration {
         Registration {
             routes: [
-                "/loop",
-                "/bomb",
-                "/read-ungranted",
-                "/fetch-ungranted",
-                "/other-tenant",
-                "/huge",
-                "/panic",
-                "/kv-flood",
-                "/log-flood",
-                "/headers-flood",
-                "/ambient",
+                "/loop", "/bomb", "/read-ungranted", "/fetch-ungranted", "/other-tenant",
+                "/huge", "/panic", "/kv-flood", "/log-flood", "/headers-flood", "/ambient",
             ]
             .into_iter()
             .map(route)
@@ -105,7 +96,11 @@ impl Guest for Hostile {
                 ))
             }
             "/other-tenant" => {
-                let victim = request.query.strip_prefix("id=").unwrap_or("x").to_string();
+                let victim = request
+                    .query
+                    .strip_prefix("id=")
+                    .unwrap_or("x")
+                    .to_string();
                 Ok(reply(
                     200,
                     json!({
@@ -138,18 +133,10 @@ impl Guest for Hostile {
                 // Everything a program might take from its surroundings.
                 let env: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
                 let args: Vec<String> = std::env::args().collect();
-                let root = std::fs::read_dir("/")
-                    .map(|d| d.count())
-                    .map_err(|e| e.to_string());
-                let passwd = std::fs::read_to_string("/etc/passwd")
-                    .map(|t| t.len())
-                    .map_err(|e| e.to_string());
-                let here = std::fs::read_dir(".")
-                    .map(|d| d.count())
-                    .map_err(|e| e.to_string());
-                let socket = std::net::TcpStream::connect("127.0.0.1:5432")
-                    .map(|_| ())
-                    .map_err(|e| e.to_string());
+                let root = std::fs::read_dir("/").map(|d| d.count()).map_err(|e| e.to_string());
+                let passwd = std::fs::read_to_string("/etc/passwd").map(|t| t.len()).map_err(|e| e.to_string());
+                let here = std::fs::read_dir(".").map(|d| d.count()).map_err(|e| e.to_string());
+                let socket = std::net::TcpStream::connect("127.0.0.1:5432").map(|_| ()).map_err(|e| e.to_string());
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs())
@@ -174,8 +161,7 @@ impl Guest for Hostile {
                     match kv::set(&format!("key-{i}"), b"v") {
                         Ok(()) => stored += 1,
                         Err(e) => {
-                            results
-                                .push(json!({"stopped_after": stored, "error": format!("{e:?}")}));
+                            results.push(json!({"stopped_after": stored, "error": format!("{e:?}")}));
                             break;
                         }
                     }
