@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! cargo build --release -p tessera-plugins --example callcost
-//! valgrind --tool=callgrind --cache-sim=yes \
+//! valgrind --tool=callgrind --cache-sim=yes --I1=32768,8,64 --D1=49152,12,64 \
 //!   --toggle-collect='tessera_plugins::runtime::PackRuntime::call_route*' \
 //!   ./target/release/examples/callcost
 //! ```
