@@ -156,12 +156,13 @@ async fn native_hello(
     UrlPath((tenant, name)): UrlPath<(String, String)>,
 ) -> axum::response::Response {
     tracing::info!(target: "pack", pack = "greeter", version = "1.0.0", tenant = %tenant, "greeter v1 GET /hello/{name}");
+    // The greeter's key order; the workspace's serde_json keeps insertion order.
     let body = json!({
         "greeting": format!("Hello, {name}!"),
-        "version": "1",
-        "user": match &ctx.grant.who { crate::auth::rbac::Who::User { subject, .. } => subject.clone(), _ => String::new() },
-        "roles": ctx.grant.roles,
         "location": null,
+        "roles": ctx.grant.roles,
+        "user": match &ctx.grant.who { crate::auth::rbac::Who::User { subject, .. } => subject.clone(), _ => String::new() },
+        "version": "1",
     });
     axum::response::IntoResponse::into_response((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -315,6 +316,19 @@ pub async fn run(calls: usize, tenants: usize, ready_instances: u32) -> Result<P
     let client = reqwest::Client::new();
     let native_url = format!("http://{addr}/t/acme/native/hello/Ann");
     let pack_url = format!("http://{addr}/t/acme/packs/greeter/hello/Ann");
+    // The comparison means something only while both routes answer the same bytes.
+    let mut bodies = Vec::new();
+    for url in [&native_url, &pack_url] {
+        let response = client.get(url.as_str()).bearer_auth(&token).send().await?;
+        anyhow::ensure!(response.status() == 200, "{url}: {}", response.status());
+        bodies.push(response.bytes().await?);
+    }
+    anyhow::ensure!(
+        bodies[0] == bodies[1],
+        "the native twin and the greeter answer different bodies: {:?} against {:?}; make them the same again",
+        String::from_utf8_lossy(&bodies[0]),
+        String::from_utf8_lossy(&bodies[1])
+    );
     let (mut native_times, mut pack_times) = (Vec::new(), Vec::new());
     eprintln!("the native and the pack route, alternating ...");
     for i in 0..calls + 100 {

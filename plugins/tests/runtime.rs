@@ -156,6 +156,30 @@ async fn a_well_behaved_pack_registers_and_answers() {
         .unwrap();
     assert_eq!(body(&response)["greeting"], "Howdy, Ann!");
 
+    // The greeter writes this body by hand (the benchmark's route): it must be the bytes
+    // serde_json would write, whatever the name and the caller hold.
+    let awkward = "\"quoted\" back\\slash\nnew line\u{1}\u{8}\u{c}\t ünï 🩺 \u{2028}";
+    let mut request = get("/hello/x", "");
+    request.params = vec![("name".into(), awkward.into())];
+    request.caller.user = awkward.into();
+    request.caller.roles = vec![awkward.into(), "clinician".into()];
+    request.caller.location = Some(awkward.into());
+    let response = runtime
+        .call_route(&loaded, context(&loaded, services.clone()), request)
+        .await
+        .unwrap();
+    let expected = json!({
+        "greeting": format!("Howdy, {awkward}!"),
+        "location": awkward,
+        "roles": [awkward, "clinician"],
+        "user": awkward,
+        "version": "1",
+    });
+    assert_eq!(
+        String::from_utf8(response.body).unwrap(),
+        expected.to_string()
+    );
+
     let settings = call_settings(&runtime, &loaded, &services).await;
     assert_eq!(settings["has_secret"], true);
     assert_eq!(settings["secret_length"], 12);

@@ -57,6 +57,7 @@ pub mod config;
 mod error;
 mod export;
 pub mod fhir;
+pub mod json;
 pub mod kv;
 pub mod log;
 pub mod outbound;

@@ -37,8 +37,17 @@ impl Guest for Hostile {
     fn register() -> Registration {
         Registration {
             routes: [
-                "/loop", "/bomb", "/read-ungranted", "/fetch-ungranted", "/other-tenant",
-                "/huge", "/panic", "/kv-flood", "/log-flood", "/headers-flood", "/ambient",
+                "/loop",
+                "/bomb",
+                "/read-ungranted",
+                "/fetch-ungranted",
+                "/other-tenant",
+                "/huge",
+                "/panic",
+                "/kv-flood",
+                "/log-flood",
+                "/headers-flood",
+                "/ambient",
             ]
             .into_iter()
             .map(route)
@@ -96,11 +105,7 @@ impl Guest for Hostile {
                 ))
             }
             "/other-tenant" => {
-                let victim = request
-                    .query
-                    .strip_prefix("id=")
-                    .unwrap_or("x")
-                    .to_string();
+                let victim = request.query.strip_prefix("id=").unwrap_or("x").to_string();
                 Ok(reply(
                     200,
                     json!({
@@ -133,10 +138,18 @@ impl Guest for Hostile {
                 // Everything a program might take from its surroundings.
                 let env: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
                 let args: Vec<String> = std::env::args().collect();
-                let root = std::fs::read_dir("/").map(|d| d.count()).map_err(|e| e.to_string());
-                let passwd = std::fs::read_to_string("/etc/passwd").map(|t| t.len()).map_err(|e| e.to_string());
-                let here = std::fs::read_dir(".").map(|d| d.count()).map_err(|e| e.to_string());
-                let socket = std::net::TcpStream::connect("127.0.0.1:5432").map(|_| ()).map_err(|e| e.to_string());
+                let root = std::fs::read_dir("/")
+                    .map(|d| d.count())
+                    .map_err(|e| e.to_string());
+                let passwd = std::fs::read_to_string("/etc/passwd")
+                    .map(|t| t.len())
+                    .map_err(|e| e.to_string());
+                let here = std::fs::read_dir(".")
+                    .map(|d| d.count())
+                    .map_err(|e| e.to_string());
+                let socket = std::net::TcpStream::connect("127.0.0.1:5432")
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs())
@@ -161,7 +174,8 @@ impl Guest for Hostile {
                     match kv::set(&format!("key-{i}"), b"v") {
                         Ok(()) => stored += 1,
                         Err(e) => {
-                            results.push(json!({"stopped_after": stored, "error": format!("{e:?}")}));
+                            results
+                                .push(json!({"stopped_after": stored, "error": format!("{e:?}")}));
                             break;
                         }
                     }
