@@ -129,6 +129,8 @@ impl JsonObject {
     }
 }
 
+// By hand rather than with `write!`: the formatting machinery is the kind of cold code this
+// module exists to keep off a call's path.
 fn write_digits(out: &mut String, mut value: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
