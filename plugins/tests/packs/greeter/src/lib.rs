@@ -21,13 +21,18 @@ struct Greeter;
 static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 fn reply(status: u16, body: Value) -> Response {
+    json_reply(status, body.to_string().into_bytes())
+}
+
+/// A JSON answer whose bytes are already written.
+fn json_reply(status: u16, body: Vec<u8>) -> Response {
     Response {
         status,
         headers: vec![Header {
             name: "content-type".into(),
             value: "application/json".into(),
         }],
-        body: body.to_string().into_bytes(),
+        body,
     }
 }
 
@@ -180,14 +185,10 @@ impl Guest for Greeter {
         if path.starts_with("/hello/") {
             let config: Value = serde_json::from_str(&config::get_config()).unwrap_or(Value::Null);
             let greeting = config["greeting"].as_str().unwrap_or("Hello");
-            return Ok(Response {
-                status: 200,
-                headers: vec![Header {
-                    name: "content-type".into(),
-                    value: "application/json".into(),
-                }],
-                body: hello_body(greeting, param(&request, "name"), &request.caller),
-            });
+            return Ok(json_reply(
+                200,
+                hello_body(greeting, param(&request, "name"), &request.caller),
+            ));
         }
         if path.ends_with("/summary") {
             let id = param(&request, "id");
