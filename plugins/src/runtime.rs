@@ -349,7 +349,7 @@ impl PackRuntime {
         let _permit = self.permit(&context.tenant)?;
         let response = self
             .run(context, Target::Pack(pack), |instance, store| {
-                Box::pin(async move { instance.handle_route(store, &request).await })
+                Box::pin(async move { instance.handle_route(store, request).await })
             })
             .await?;
         self.check_response(response)
@@ -366,7 +366,7 @@ impl PackRuntime {
         let _permit = self.permit(&context.tenant)?;
         let response = self
             .run(context, Target::Pack(pack), |instance, store| {
-                Box::pin(async move { instance.handle_webhook(store, &name, &request).await })
+                Box::pin(async move { instance.handle_webhook(store, &name, request).await })
             })
             .await?;
         self.check_response(response)

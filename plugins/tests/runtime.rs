@@ -75,7 +75,7 @@ fn context(loaded: &tessera_plugins::LoadedPack, services: Arc<Recorder>) -> Cal
         pack_id: loaded.manifest.id.clone(),
         pack_version: loaded.manifest.version.to_string(),
         grant: Arc::new(PackGrant::from_manifest(&loaded.manifest)),
-        config: Arc::new(json!({"greeting": "Howdy"})),
+        config: Arc::from(json!({"greeting": "Howdy"}).to_string()),
         secrets: Arc::new(BTreeMap::from([(
             "api-key".to_string(),
             "s3cret-value".to_string(),

@@ -164,7 +164,7 @@ impl Packs {
         let loaded = self.loaded(pack, &version).await?;
         let mut context = CallContext::registering(&loaded.manifest);
         context.tenant = tenant.to_string();
-        context.config = Arc::new(wide.config.clone());
+        context.config = Arc::from(wide.config.to_string());
         Ok((loaded, context))
     }
 }

@@ -61,7 +61,8 @@ pub(crate) struct CallBase {
     /// The FHIR part of the pack's grant, as RBAC actions, to cut the caller's grant with.
     limit: BTreeMap<String, Vec<Action>>,
     grant: Arc<PackGrant>,
-    config: Arc<Value>,
+    /// As JSON text, the form the pack is handed it in.
+    config: Arc<str>,
     /// Decrypted for calls; kept in this process's memory only, like the settings cache.
     secrets: Arc<BTreeMap<String, String>>,
 }
@@ -169,7 +170,7 @@ impl Packs {
             version,
             limit: fhir_limit(&granted),
             grant: Arc::new(PackGrant::from_permissions(&granted)),
-            config: Arc::new(Value::Object(config)),
+            config: Arc::from(Value::Object(config).to_string()),
             secrets: Arc::new(secrets),
         })
     }

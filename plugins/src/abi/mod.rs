@@ -75,7 +75,7 @@ impl Instance {
     pub async fn handle_route(
         &self,
         store: &mut Store<HostState>,
-        request: &RouteRequest,
+        request: RouteRequest,
     ) -> wasmtime::Result<Result<PackResponse, String>> {
         match self {
             Instance::V0_1(pack) => v0_1::handle_route(pack, store, request).await,
@@ -86,7 +86,7 @@ impl Instance {
         &self,
         store: &mut Store<HostState>,
         name: &str,
-        request: &RouteRequest,
+        request: RouteRequest,
     ) -> wasmtime::Result<Result<PackResponse, String>> {
         match self {
             Instance::V0_1(pack) => v0_1::handle_webhook(pack, store, name, request).await,

@@ -13,7 +13,14 @@ use crate::runtime::{PackEvent, PackResponse, RouteRequest};
 wasmtime::component::bindgen!({
     path: "../sdk/wit",
     world: "tessera:pack/pack@0.1.0",
-    imports: { default: async },
+    // Imports that never wait are plain functions: an async import is polled as a future
+    // on the call's fiber, which costs every call that makes it more code than the import
+    // itself (docs/performance.md, "Packs: less host code per call").
+    imports: {
+        "tessera:pack/config": trappable,
+        "tessera:pack/log": trappable,
+        default: async,
+    },
     exports: { default: async },
 });
 
@@ -118,16 +125,16 @@ impl tessera::pack::kv::Host for HostState {
 }
 
 impl tessera::pack::config::Host for HostState {
-    async fn get_config(&mut self) -> String {
-        self.config_json()
+    fn get_config(&mut self) -> wasmtime::Result<String> {
+        Ok(self.config_json())
     }
-    async fn get_secret(&mut self, name: String) -> Option<String> {
-        self.secret(&name)
+    fn get_secret(&mut self, name: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.secret(&name))
     }
 }
 
 impl tessera::pack::log::Host for HostState {
-    async fn log(&mut self, level: tessera::pack::log::Level, message: String) {
+    fn log(&mut self, level: tessera::pack::log::Level, message: String) -> wasmtime::Result<()> {
         use capabilities::log::Level;
         use tessera::pack::log::Level as L;
         let level = match level {
@@ -138,31 +145,31 @@ impl tessera::pack::log::Host for HostState {
             L::Error => Level::Error,
         };
         HostState::log(self, level, &message);
+        Ok(())
     }
 }
 
-fn request(request: &RouteRequest) -> abi::Request {
-    let caller = &request.caller;
+/// The request in this version's types. It is moved, not copied: the host has no use for it
+/// once the guest has it, and a copy of every string would be another allocation per field.
+fn request(request: RouteRequest) -> abi::Request {
+    let caller = request.caller;
     abi::Request {
-        method: request.method.clone(),
-        path: request.path.clone(),
-        params: request.params.clone(),
-        query: request.query.clone(),
+        method: request.method,
+        path: request.path,
+        params: request.params,
+        query: request.query,
         headers: request
             .headers
-            .iter()
-            .map(|(name, value)| abi::Header {
-                name: name.clone(),
-                value: value.clone(),
-            })
+            .into_iter()
+            .map(|(name, value)| abi::Header { name, value })
             .collect(),
-        body: request.body.clone(),
+        body: request.body,
         caller: abi::Caller {
-            user: caller.user.clone(),
-            username: caller.username.clone(),
-            roles: caller.roles.clone(),
-            patient: caller.patient.clone(),
-            location: caller.location.clone(),
+            user: caller.user,
+            username: caller.username,
+            roles: caller.roles,
+            patient: caller.patient,
+            location: caller.location,
         },
     }
 }
@@ -275,7 +282,7 @@ pub async fn instantiate(
 pub async fn handle_route(
     pack: &Pack,
     store: &mut Store<HostState>,
-    route_request: &RouteRequest,
+    route_request: RouteRequest,
 ) -> wasmtime::Result<Result<PackResponse, String>> {
     let answer = pack
         .tessera_pack_handlers()
@@ -288,7 +295,7 @@ pub async fn handle_webhook(
     pack: &Pack,
     store: &mut Store<HostState>,
     name: &str,
-    route_request: &RouteRequest,
+    route_request: RouteRequest,
 ) -> wasmtime::Result<Result<PackResponse, String>> {
     let answer = pack
         .tessera_pack_handlers()

@@ -17,7 +17,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::Value;
 use wasmtime::component::ResourceTable;
 use wasmtime::StoreLimits;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -134,8 +133,9 @@ pub struct CallContext {
     pub pack_id: String,
     pub pack_version: String,
     pub grant: Arc<PackGrant>,
-    /// The configuration without secrets, at the caller's location.
-    pub config: Arc<Value>,
+    /// The configuration without secrets, at the caller's location, as the JSON text the
+    /// pack is handed: written once per settings change, not once per call.
+    pub config: Arc<str>,
     pub secrets: Arc<BTreeMap<String, String>>,
     pub services: Arc<dyn PackServices>,
 }
@@ -148,7 +148,7 @@ impl CallContext {
             pack_id: manifest.id.clone(),
             pack_version: manifest.version.to_string(),
             grant: Arc::new(PackGrant::default()),
-            config: Arc::new(Value::Object(Default::default())),
+            config: Arc::from("{}"),
             secrets: Arc::new(BTreeMap::new()),
             services: Arc::new(NoServices),
         }
