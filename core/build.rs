@@ -53,8 +53,7 @@ fn main() {
     });
     assert!(
         status.success(),
-        "building the bundled packs (packs/) for wasm32-wasip2 failed; the error is above. \
-         Is the target installed? `rustup target add wasm32-wasip2`"
+        "building the bundled packs (packs/) for {WASM_TARGET} failed; the error is above"
     );
 
     let out = target.join(WASM_TARGET).join("release");
